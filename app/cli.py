@@ -1,0 +1,155 @@
+"""The `exchange` command: serve, migrate, administer, verify the audit trail."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from app.core.runtime import Runtime
+from app.core.settings import get_settings
+
+T = TypeVar("T")
+
+cli = typer.Typer(help="DURC Exchange administration.", no_args_is_help=True)
+audit_cli = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+memberships_cli = typer.Typer(help="Membership housekeeping.", no_args_is_help=True)
+cli.add_typer(audit_cli, name="audit")
+cli.add_typer(memberships_cli, name="memberships")
+
+
+def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    async def run() -> T:
+        runtime = Runtime.build(get_settings())
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.db.dispose()
+
+    return asyncio.run(run())
+
+
+@cli.command()
+def migrate(revision: str = "head") -> None:
+    """Upgrade the database schema (alembic upgrade)."""
+    from app.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@cli.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
+) -> None:
+    """Migrate, then serve the API with uvicorn."""
+    import uvicorn
+
+    if migrate_first:
+        migrate("head")
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=False)
+
+
+@cli.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    display_name: str = "Administrator",
+) -> None:
+    """Create (or promote) an administrator with a verified e-mail address."""
+    from app.core.errors import ProblemError
+    from app.identity import service
+
+    async def work(runtime: Runtime) -> str:
+        async with runtime.db.session() as session:
+            user = await service.create_admin(
+                session, runtime, email=email, password=password, display_name=display_name
+            )
+            return str(user.id)
+
+    try:
+        user_id = _with_runtime(work)
+    except ProblemError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"admin {email} ({user_id}) ready; enrol TOTP before using admin routes")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Re-walk the hash chain and the signed checkpoints; exit 1 on the first broken entry."""
+    from app.audit import service
+
+    async def work(runtime: Runtime) -> service.VerifyResult:
+        async with runtime.db.session() as session:
+            return await service.verify(session)
+
+    result = _with_runtime(work)
+    typer.echo(
+        json.dumps(
+            {
+                "ok": result.ok,
+                "checked": result.checked,
+                "first_bad_id": result.first_bad_id,
+                "problem": result.problem,
+            }
+        )
+    )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the current head of the chain (Ed25519)."""
+    from app.audit import service
+
+    async def work(runtime: Runtime) -> str:
+        async with runtime.db.session() as session:
+            checkpoint = await service.sign_checkpoint(session, runtime.settings.master_key_bytes)
+            return f"signed seq {checkpoint.seq}" if checkpoint else "head already signed"
+
+    typer.echo(_with_runtime(work))
+
+
+@memberships_cli.command("remind")
+def memberships_remind() -> None:
+    """Mail members whose membership expires soon (safe to run repeatedly, e.g. daily)."""
+    from app.membership import service
+
+    async def work(runtime: Runtime) -> int:
+        async with runtime.db.session() as session:
+            return await service.send_expiry_reminders(session, runtime)
+
+    typer.echo(f"{_with_runtime(work)} reminder(s) sent")
+
+
+@cli.command()
+def openapi(output: Path = Path("openapi/openapi.json")) -> None:
+    """Write the OpenAPI document the app serves (committed; a test compares them)."""
+    from app.main import create_app
+
+    document = create_app().openapi()
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if str(output) == "-":
+        sys.stdout.write(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+        typer.echo(f"wrote {output}")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()
