@@ -20,7 +20,9 @@ cli = typer.Typer(help="DURC Exchange administration.", no_args_is_help=True)
 audit_cli = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 memberships_cli = typer.Typer(help="Membership housekeeping.", no_args_is_help=True)
 cli.add_typer(audit_cli, name="audit")
+screening_cli = typer.Typer(help="Denied-party screening.", no_args_is_help=True)
 cli.add_typer(memberships_cli, name="memberships")
+cli.add_typer(screening_cli, name="screening")
 
 
 def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
@@ -130,6 +132,51 @@ def memberships_remind() -> None:
             return await service.send_expiry_reminders(session, runtime)
 
     typer.echo(f"{_with_runtime(work)} reminder(s) sent")
+
+
+@screening_cli.command("import")
+def screening_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Import a denied-party list (CSV or JSON, Consolidated Screening List layout) as a new
+    version and re-screen every member and open application against it."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from app.core.errors import ProblemError
+    from app.screening import service
+
+    data = file.read_bytes()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        transient=False,
+    ) as bar:
+        tasks: dict[str, object] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            bar.update(tasks[stage], completed=done, total=max(total, 1))  # type: ignore[arg-type]
+
+        async def work(runtime: Runtime) -> service.ImportResult:
+            async with runtime.db.session() as session:
+                return await service.import_list(
+                    session, runtime, actor=None, data=data, filename=file.name, progress=report
+                )
+
+        try:
+            result = _with_runtime(work)
+        except ProblemError as exc:
+            line = exc.extra.get("line")
+            where = f" (line {line})" if line else ""
+            typer.echo(f"error{where}: {exc.detail}", err=True)
+            raise typer.Exit(2) from exc
+    listed = result.screening_list
+    typer.echo(
+        f"imported version {listed.version}: {listed.entry_count} entries, "
+        f"{result.subjects_screened} people re-screened, {result.alerts_raised} alert(s), "
+        f"{result.memberships_suspended} membership(s) suspended"
+    )
 
 
 @cli.command()

@@ -29,6 +29,9 @@ from app.identity import repository as identity_repository
 from app.identity import service as identity_service
 from app.identity.routes import router as identity_router
 from app.membership.routes import router as membership_router
+from app.screening import repository as screening_repository
+from app.screening import service as screening_service
+from app.screening.routes import router as screening_router
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +120,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is not None:
         app.state.runtime = runtime
     install_error_handlers(app)
-    for router in (identity_router, membership_router, countries_router, audit_router):
+    for router in (
+        identity_router,
+        membership_router,
+        countries_router,
+        screening_router,
+        audit_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["operations"], include_in_schema=True)
@@ -134,7 +143,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             checks["database"] = "ok"
         except Exception as exc:  # any failure here means "not ready", never a crash
             checks["database"] = f"unreachable: {type(exc).__name__}"
-        ready = all(value == "ok" for value in checks.values())
+        ready = checks["database"] == "ok"
+        screening = "unknown"
+        if ready:
+            async with current.db.session() as session:
+                active = await screening_repository.active_list(session)
+            problem = screening_service.freshness_problem(current.settings, active)
+            screening = "ok" if problem is None else f"stale: {problem}"
+        # A stale list stops approvals (fail closed) but the API still serves members, so it
+        # is reported here without taking the instance out of the load balancer.
+        checks["screening"] = screening
         return JSONResponse(
             {"status": "ready" if ready else "not_ready", "checks": checks},
             status_code=200 if ready else 503,

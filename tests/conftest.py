@@ -79,6 +79,9 @@ def settings(migrated_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         argon2_memory_kib=1024,
         argon2_parallelism=1,
         audit_checkpoint_minutes=0,
+        # Most tests approve without importing a list; tests/test_screening.py turns
+        # fail-closed back on (the production default) where it is the subject.
+        screening_fail_closed=False,
     )
 
 

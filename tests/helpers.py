@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.core.runtime import Runtime
 from app.core.security import totp_new_secret
@@ -25,6 +25,8 @@ from app.models import (
     Country,
     Membership,
     MembershipCountry,
+    ScreeningAlert,
+    ScreeningList,
     User,
     UserRole,
 )
@@ -206,6 +208,41 @@ class World:
         if totp_code is not None:
             body["totp_code"] = totp_code
         return await self.client.post("/auth/login", json=body)
+
+    async def screening_alert(self, user_id: uuid.UUID) -> uuid.UUID:
+        """An open alert about `user_id` on a one-entry list version."""
+        now = utcnow()
+        async with self.runtime.db.session() as session:
+            version = await session.scalar(select(func.max(ScreeningList.version))) or 0
+            listed = ScreeningList(
+                id=uuid.uuid4(),
+                version=version + 1,
+                checksum="0" * 64,
+                filename="fixture.csv",
+                file_format="csv",
+                entry_count=1,
+                source_counts={"SDN": 1},
+                imported_at=now,
+            )
+            session.add(listed)
+            await session.flush()
+            alert = ScreeningAlert(
+                id=uuid.uuid4(),
+                user_id=user_id,
+                list_id=listed.id,
+                entry_id="fx-1",
+                entry_fingerprint="1" * 64,
+                entry_name="Listed Person",
+                matched_name="Listed Person",
+                screened_name="Listed Person",
+                score=90.0,
+                method="fixture",
+                source="SDN",
+                status="open",
+                created_at=now,
+            )
+            session.add(alert)
+        return alert.id
 
     def mails(self) -> list[str]:
         folder = Path(self.runtime.settings.mail_dir)

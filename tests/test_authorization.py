@@ -44,6 +44,7 @@ class Scene:
     suspended_member: uuid.UUID
     target_user: uuid.UUID
     other_token: uuid.UUID
+    alert: uuid.UUID
     values: dict[str, Any] = field(default_factory=dict)
 
 
@@ -78,6 +79,7 @@ async def build_scene(world: World, persona: str) -> Scene:
     )
     await world.country("JP", status="certified", tier="general")
     await world.country("KR", status="suspended", tier="restricted")
+    alert = await world.screening_alert(target.user_id)
     caller = await build_persona(world, persona)
     assert other.application_id is not None
     return Scene(
@@ -87,6 +89,7 @@ async def build_scene(world: World, persona: str) -> Scene:
         suspended.user_id,
         target_user.user_id,
         uuid.UUID(token.json()["id"]),
+        alert,
     )
 
 
@@ -106,6 +109,7 @@ class Case:
     expected: dict[str, int]
     body: Body = NONE
     fill: Callable[[Scene], dict[str, Any]] = lambda s: {}
+    files: Callable[[Scene], dict[str, Any]] | None = None
 
 
 def everyone(status: int) -> dict[str, int]:
@@ -279,6 +283,15 @@ CASES = [
         body=REASON,
         fill=lambda s: {"code": "BR"},
     ),
+    # Denied-party screening: admins only; nobody else learns anything about it.
+    Case("POST", "/admin/screening/lists", admins_only(201),
+         files=lambda s: {"file": ("csl.csv", b"_id,source,name\nx-1,SDN,Some Listed Name\n")}),
+    Case("GET", "/admin/screening/lists", admins_only(200)),
+    Case("POST", "/admin/screening/check", admins_only(200), body=lambda s: {"name": "Ivan"}),
+    Case("GET", "/admin/screening/alerts", admins_only(200)),
+    Case("POST", "/admin/screening/alerts/{alert_id}/resolve", admins_only(200),
+         body=lambda s: {"disposition": "false_positive", "reason": "namesake"},
+         fill=lambda s: {"alert_id": s.alert}),
     # Audit.
     Case("GET", "/audit/events", audit_readers(200)),
     Case("GET", "/audit/verify", audit_readers(200)),
@@ -297,6 +310,8 @@ async def test_route_permissions(world: World, case: Case, persona: str) -> None
     kwargs: dict[str, Any] = {"headers": headers}
     if body is not None:
         kwargs["json"] = body
+    if case.files is not None:
+        kwargs["files"] = case.files(scene)
     response = await world.client.request(case.method, path, **kwargs)
     expected = case.expected[persona]
     assert response.status_code == expected, (persona, case.method, path, response.text)

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-
 from sqlalchemy.pool import NullPool
 
 from app.core.database import Database
@@ -27,7 +26,9 @@ EXAMPLES = int(os.environ.get("EXCHANGE_FUZZ_EXAMPLES", "8"))
 def fuzz_app(settings: Settings) -> Any:
     """An app whose connections are opened in whichever event loop the client runs
     (NullPool): schemathesis drives it synchronously, outside the tests' own loop."""
-    return create_app(runtime=Runtime.build(settings, Database(settings.database_url, poolclass=NullPool)))
+    return create_app(
+        runtime=Runtime.build(settings, Database(settings.database_url, poolclass=NullPool))
+    )
 
 
 @schema.parametrize()

@@ -70,7 +70,7 @@ async def test_application_requires_verified_email(world: World) -> None:
         ({"attestation": False}, "attestation"),
         ({"attestation": "true"}, "attestation"),
         ({"legal_name": "x" * 301}, "legal_name"),
-        ({"legal_name": "Bad\u0000Name"}, "legal_name"),
+        ({"legal_name": "Bad\u0000Name"}, "body"),
         ({"research_statement": "too short"}, "research_statement"),
         ({"federal_award_ids": ["A"] * 21}, "federal_award_ids"),
         ({"affiliation": {"name": "Lab", "country": "US", "extra": 1}}, "affiliation"),

@@ -21,7 +21,7 @@ async def list_events(
     _actor: AuditReader,
     session: DbSession,
     page: Annotated[tuple[int, str | None], Depends(page_params)],
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_.]+$")] = None,
     actor_id: uuid.UUID | None = None,
 ) -> Page[AuditEventRead]:
     limit, cursor = page

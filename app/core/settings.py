@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
 
+    # Denied-party screening. Scores are 0-100; defaults calibrated on tests/data/screening.
+    screening_review_threshold: float = Field(default=85.0, ge=0, le=100)
+    screening_auto_suspend_threshold: float = Field(default=97.0, ge=0, le=100)
+    screening_max_list_age_days: int = Field(default=30, ge=1)
+    screening_max_list_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    # Fail closed: no approval while no list is loaded or the active one is too old.
+    screening_fail_closed: bool = True
+
     audit_checkpoint_minutes: int = Field(default=60, ge=0)
     trust_forwarded_for: bool = False
 

@@ -6,11 +6,11 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import pycountry
 from annotated_types import GroupedMetadata
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _CONTROL_STRICT = re.compile(r"[\x00-\x1f\x7f]")
@@ -21,9 +21,30 @@ EXTRA_COUNTRIES = {"XK": "Kosovo"}
 
 
 class Input(BaseModel):
-    """Base for request bodies: unknown fields are refused, so nobody can smuggle in `roles`."""
+    """Base for request bodies: unknown fields are refused, so nobody can smuggle in `roles`.
+
+    NUL characters are refused anywhere in a body: PostgreSQL cannot store them, and no
+    legitimate field needs one.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        if _contains_nul(data):
+            raise ValueError("NUL characters are not allowed")
+        return data
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_contains_nul(v) for v in value)
+    return False
 
 
 def _no_control_lines(value: str) -> str:

@@ -73,7 +73,9 @@ async def apply(
                 available_at=reopens.isoformat(),
             )
     countries = {*body.citizenships, body.residence_country, body.affiliation.country}
-    outcome = await screening.screen_person(session, name=body.legal_name, countries=countries)
+    outcome = await screening.screen_person(
+        session, runtime.settings, name=body.legal_name, countries=countries
+    )
     application = Application(
         id=uuid.uuid4(),
         user_id=actor.user_id,
@@ -171,6 +173,9 @@ async def decide(
         )
         return application
 
+    # Fail closed, and never approve on a screening against an older list (or none).
+    await screening.require_fresh_list(session, runtime.settings)
+    await screening.rescreen_application(session, runtime.settings, application)
     approved_by = await repository.approvals(session, application.id)
     if actor.user_id in approved_by:
         raise Conflict("You already approved this application.", code="duplicate_approval")

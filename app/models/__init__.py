@@ -13,6 +13,7 @@ from app.models.identity import (
     UserRole,
 )
 from app.models.membership import Application, ApplicationApproval, Membership, MembershipCountry
+from app.models.screening import ScreeningAlert, ScreeningEntry, ScreeningList
 
 __all__ = [
     "Application",
@@ -28,6 +29,9 @@ __all__ = [
     "OIDCLink",
     "PersonalAccessToken",
     "RefreshToken",
+    "ScreeningAlert",
+    "ScreeningEntry",
+    "ScreeningList",
     "User",
     "UserRole",
 ]
