@@ -83,8 +83,8 @@ class Settings(BaseSettings):
     argon2_parallelism: int = 4
 
     # Denied-party screening. Scores are 0-100; defaults calibrated on tests/data/screening.
-    screening_review_threshold: float = Field(default=85.0, ge=0, le=100)
-    screening_auto_suspend_threshold: float = Field(default=97.0, ge=0, le=100)
+    screening_review_threshold: float = Field(default=80.0, gt=0, le=100)
+    screening_auto_suspend_threshold: float = Field(default=98.0, gt=0, le=100)
     screening_max_list_age_days: int = Field(default=30, ge=1)
     screening_max_list_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
     # Fail closed: no approval while no list is loaded or the active one is too old.

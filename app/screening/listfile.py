@@ -158,18 +158,23 @@ def _countries_from_list_field(value: object) -> set[str]:
 def _countries_from_address_text(text: str) -> set[str]:
     """Free-text CSV addresses: ``street, city, state, postal code, country; ...``.
 
-    Only the last comma-separated part of each address is read as a country:
-    earlier parts hold US state codes ("CA", "GA") and place names ("Georgia")
-    that would otherwise be taken for countries.
+    Only the country position is read: earlier parts hold US state codes
+    ("CA", "GA") and place names ("Georgia") that would be taken for
+    countries. With the five CSL fields present the country is the last one
+    even when empty; shorter free text is read from its last non-empty part.
     """
     found: set[str] = set()
     for address in text.split(";"):
-        parts = [p.strip() for p in address.split(",") if p.strip()]
-        if not parts:
+        fields = [p.strip() for p in address.split(",")]
+        filled = [f for f in fields if f]
+        if not filled:
             continue
-        code = _country_code(parts[-1])
-        if code is None and len(parts) >= 2:
-            code = _country_code(f"{parts[-2]}, {parts[-1]}")
+        if len(fields) >= 5 and not fields[-1]:
+            continue
+        code = _country_code(filled[-1])
+        if code is None and len(filled) >= 2:
+            # Official names with a comma: "Korea, North".
+            code = _country_code(f"{filled[-2]}, {filled[-1]}")
         if code is not None:
             found.add(code)
     return found
@@ -396,6 +401,8 @@ def parse_list(data: bytes) -> ParsedList:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise ListFormatError("file contains NUL bytes; not a text list", line)
     stripped = text.lstrip()
+    if not stripped:
+        raise ListFormatError("the list has no entries")
     records = _json_records(text) if stripped[:1] in ("[", "{") else _csv_records(text)
     entries = _build_entries(records)
     counts = Counter(entry.source for entry in entries)

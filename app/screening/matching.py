@@ -2,30 +2,39 @@
 
 How a score comes about
 -----------------------
-1. Both names are normalised (:func:`name_tokens`): NFKC, transliteration to
-   ASCII (anyascii; CJK characters become one syllable each), casefold,
-   punctuation removed, "SURNAME, Given" turned round, honorifics, legal
-   forms and name particles dropped.
-2. Every name part of the query is compared with every part of one list name.
-   A pair's similarity is Jaro-Winkler, raised when the parts are the same
-   after transliteration-insensitive folding (Muhammad/Mohammed, Sergei/Sergey)
-   or, for near misses only, when their Metaphone codes agree. An initial
-   agrees with a part that starts with it. Parts run together on one side
-   ("Abdulrahman", "Jongun") are compared with the joined pair on the other.
-3. Parts are aligned one-to-one, best pairs first, whatever their order.
-   The score is the weighted mean pair similarity (longer parts weigh more),
-   with unmatched parts counted against it: lightly when one name simply has
-   an extra middle part, heavily when *both* names have a part the other
-   lacks, since that means a different given name or surname.
+1. Names are normalised (:func:`name_tokens`): NFKC, transliteration to
+   ASCII with anyascii (one token per CJK syllable), casefold, punctuation
+   removed, "SURNAME, Given" turned round (remembering which parts were
+   surnames), honorifics, legal forms and name particles dropped
+   ("al-Qaddafi" becomes "qaddafi"); hyphenated parts are joined
+   ("Jong-un" becomes "jongun") except after an Arabic article.
+2. Name parts are compared pairwise. Two parts are the same part when they
+   are equal; equal after transliteration folding (o/u and e/a vowels,
+   kh/h, q/k/gh, y/i, yo/e, doubled letters: Mohammed/Muhammad,
+   Sergei/Sergey, Qasem/Ghasem); known romanisations of one CJK surname
+   (Zhang/Chang/Cheung); within a typo allowance (no edit up to four
+   letters, one up to eight, two beyond, measured as written, or after
+   folding when only vowels differ); and starting alike, or else sounding
+   alike by Metaphone (Qaddafi/Gaddafi). An initial agrees with a part that
+   starts with it. Parts written as one on one side ("Abdulrahman",
+   "Nureddin") are compared with the joined parts on the other.
+3. Parts are aligned one-to-one, best pairs first, in any order. The score
+   is the mean Jaro-Winkler similarity of the pairs, weighted by part length,
+   with unmatched parts counted against it: lightly when only one name has
+   extra parts that look like a middle name, patronymic or second surname,
+   heavily when *both* names have a part the other lacks (a different given
+   name or surname).
 4. Two full parts must agree whenever both names have two or more, so one
    shared common part ("Mohammed", "Trading") is never a match on its own.
-5. A shared country adds a small boost; a missing or different country never
-   lowers a score, because list countries are incomplete.
+5. A shared country adds a small boost, enough to reach review but never
+   automatic suspension; a missing or different country never lowers a
+   score, because list countries are incomplete.
 
 Every name and alternate name of an entry is scored; the best one is
-reported. Candidates are found with a vectorised prefilter (rapidfuzz
-``cdist`` over the vocabulary of name parts, plus phonetic-key lookups), so
-only names sharing enough similar parts are scored in detail.
+reported. Candidate names come from a vectorised prefilter (rapidfuzz
+``cdist`` of the query's parts against the list's vocabulary of parts, as
+written and folded, plus phonetic and romanisation lookups), so only names
+with enough similar parts are scored in detail.
 """
 
 from __future__ import annotations
@@ -52,14 +61,17 @@ __all__ = [
     "ScreeningIndex",
     "name_tokens",
     "normalize_name",
+    "score_names",
 ]
 
-# Calibrated on tests/data/screening (see bench/screening_quality.py): the
-# review threshold keeps recall >= 0.99 with a false-positive rate <= 0.02;
-# the auto-suspend threshold had no false positive on the evaluation set and
-# sits a margin above the best-scoring negative.
-DEFAULT_REVIEW_THRESHOLD = 85.0
-DEFAULT_AUTO_SUSPEND_THRESHOLD = 97.0
+# Calibrated on tests/data/screening with bench/screening_quality.py --sweep.
+# Review: recall 0.9975 at a false-positive rate of 0.0069 there; it is set
+# below the point where recall starts to fall, because a missed party costs
+# more than a reviewed false alarm. Auto-suspend: no negative scores above
+# 96.5 there (recall 0.83 at 98); exact and transliteration-equivalent names
+# reach it, misspelt ones do not.
+DEFAULT_REVIEW_THRESHOLD = 80.0
+DEFAULT_AUTO_SUSPEND_THRESHOLD = 98.0
 
 # ------------------------------------------------------------------ vocabularies
 def _words(text: str) -> frozenset[str]:
@@ -100,7 +112,11 @@ _LEGAL_PHRASES: tuple[tuple[str, ...], ...] = tuple(
                 "joint stock",
                 "sociedad anonima",
                 "societe anonyme",
+                "sa de cv",
+                "s de rl de cv",
                 "s de rl",
+                "de cv",
+                "de rl",
                 "s a",
                 "s l",
                 "l l c",
@@ -129,9 +145,9 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _CJK = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af])")
 
 # --------------------------------------------------------------------- scoring knobs
-_PREFILTER_JW = 0.80  # a part this similar makes a name a candidate
+_PREFILTER_JW = 0.80  # looser than any accepted pair, so no true pair is filtered out
 _TRANSLIT_SIM = 0.97  # same after transliteration folding
-_PHONETIC_MIN_LENGTH = 5
+_PHONETIC_MIN_LENGTH = 5  # below this no edit is allowed, so sound cannot help
 _PHONETIC_CAP = 0.90
 _FUZZY_CAP = 0.95  # a misspelt part never counts as fully certain
 _INITIAL = -1.0  # sentinel similarity for an initial agreeing with a part
@@ -141,11 +157,12 @@ _MIDDLE_OMISSION = 0.15  # one name has an extra middle part (patronymic, second
 _EDGE_OMISSION = 0.50  # one name has an extra first or last part
 _UNMATCHED_INITIAL = 0.50
 _SHORT_OMISSION = 0.5
-_LIGHT_OMISSION = 0.5
+_LIGHT_OMISSION = 0.5  # a particle left at the start of only one name
 _NO_MATCH_CAP = 50.0  # score ceiling when too few parts agree
 _COUNTRY_BOOST = 4.0
 _COUNTRY_BOOST_FLOOR = 70.0  # a country never lifts a weak name match
 _MAX_WEIGHT = 8
+_MAX_QUERY_PARTS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,7 +379,7 @@ def _allowed_edits(a: str, b: str) -> int:
     return 1 if longer <= 8 else 2
 
 
-@functools.lru_cache(maxsize=1 << 20)
+@functools.lru_cache(maxsize=1 << 18)
 def _token_similarity(a: str, b: str) -> float:
     """Similarity of two name parts in [0, 1]; 0 means "not the same part"."""
     if a == b:
@@ -437,6 +454,7 @@ class _Score:
 _JOIN_INFIXES = ("", "al", "el", "ul", "ad", "ed", "ud", "ar", "ur", "as", "us", "ash", "at", "az")
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def _joins_as(whole: str, first: str, second: str) -> bool:
     """Whether ``whole`` is ``first`` and ``second`` written as one part."""
     if len(whole) < len(first) + len(second) - 1:
@@ -552,10 +570,13 @@ def _score_tokens(query: _Parsed, candidate: _Parsed) -> _Score:
 
     full_q = [i for i in range(len(q)) if i not in used_q and _is_full(q[i])]
     full_c = [j for j in range(len(c)) if j not in used_c and _is_full(c[j])]
-    light = [t for t in (*(q[i] for i in range(len(q)) if i not in used_q),
-                         *(c[j] for j in range(len(c)) if j not in used_c))
-             if len(t) > 1 and not _is_full(t)]
-    den += len(light) * _LIGHT_OMISSION
+    leftover_particles = [
+        t
+        for t in (*(q[i] for i in range(len(q)) if i not in used_q),
+                  *(c[j] for j in range(len(c)) if j not in used_c))
+        if len(t) > 1 and not _is_full(t)
+    ]
+    den += len(leftover_particles) * _LIGHT_OMISSION
     loose_initials = sum(1 for i in range(len(q)) if i not in used_q and len(q[i]) == 1)
     loose_initials += sum(1 for j in range(len(c)) if j not in used_c and len(c[j]) == 1)
     den += loose_initials * _UNMATCHED_INITIAL
@@ -600,6 +621,14 @@ def score_names(query: str, candidate: str) -> tuple[float, str]:
     """Score two names directly (no index, no country boost)."""
     result = _score_tokens(_parse(query), _parse(candidate))
     return round(result.score, 2), result.method
+
+
+def _truncate(parsed: _Parsed) -> _Parsed:
+    # Scoring is quadratic in the number of parts; no real name has this many,
+    # so a pasted paragraph cannot make one query expensive.
+    if len(parsed.tokens) <= _MAX_QUERY_PARTS:
+        return parsed
+    return _Parsed(parsed.tokens[:_MAX_QUERY_PARTS], parsed.blocks[:_MAX_QUERY_PARTS])
 
 
 # --------------------------------------------------------------------------- index
@@ -660,6 +689,7 @@ class ScreeningIndex:
         # The prefilter compares folded spellings, so transliteration variants
         # (Zeynep/Zeinab) are as close as their folded forms are.
         self._fold_vocab: list[str] = list(by_fold)
+        self._fold_ids = {f: i for i, f in enumerate(self._fold_vocab)}
 
         self._fold_vids: list[_IntArray] = [
             np.asarray(v, dtype=np.int32) for v in by_fold.values()
@@ -682,7 +712,13 @@ class ScreeningIndex:
     def match(
         self, name: str, countries: Collection[str] = (), *, threshold: float
     ) -> list[Match]:
-        """Best match per entry scoring at least ``threshold``, best first."""
+        """Best match per entry scoring at least ``threshold``, best first.
+
+        ``countries`` are the person's ISO alpha-2 codes (citizenships,
+        residence, affiliation); they only ever raise a score. Names that
+        share fewer than two similar parts with a list name are not scored
+        at all, so thresholds below about 50 do not widen the result.
+        """
         return self.match_many([(name, countries)], threshold=threshold, workers=1)[0]
 
     def match_many(
@@ -695,14 +731,15 @@ class ScreeningIndex:
         """:meth:`match` for many names at once; the prefilter runs vectorised."""
         if not 0.0 < threshold <= 100.0:
             raise ValueError("threshold must be in (0, 100]")
-        prepared = [_parse(name) for name, _ in queries]
+        prepared = [_truncate(_parse(name)) for name, _ in queries]
         similar = self._similar_vocab(
             sorted({t for p in prepared for t in p.tokens if len(t) > 1}), workers
         )
         results: list[list[Match]] = []
+        cache: dict[str, _IntArray] = {}
         for parsed, (_, countries) in zip(prepared, queries, strict=True):
             wanted = frozenset(c.strip().upper() for c in countries if c.strip())
-            results.append(self._match_prepared(parsed, wanted, similar, threshold))
+            results.append(self._match_prepared(parsed, wanted, similar, cache, threshold))
         return results
 
     # --------------------------------------------------------------- internals
@@ -749,8 +786,15 @@ class ScreeningIndex:
             sounds = self._by_sound.get(_phonetic(token))
             if sounds is not None:
                 vids.append(sounds)
-        ids = np.unique(np.concatenate(vids))
-        arrays = [self._postings[v] for v in ids.tolist()]
+        ids = np.unique(np.concatenate(vids)).tolist()
+        # Keep parts the scorer will accept, and shorter parts that may be
+        # the first half of a joined form ("Abd" for "Abdulrahman").
+        arrays = [
+            self._postings[v]
+            for v in ids
+            if _token_similarity(token, self._vocab[v]) > 0.0
+            or 2 <= len(self._vocab[v]) <= len(token) - 2
+        ]
         for key in (token, _fold(token)):
             joined = self._joins.get(key)
             if joined is not None:
@@ -759,17 +803,26 @@ class ScreeningIndex:
             return _EMPTY
         return np.unique(np.concatenate(arrays))
 
-    def _candidates(self, tokens: tuple[str, ...], similar: dict[str, _IntArray]) -> _IntArray:
+    def _candidates(
+        self,
+        tokens: tuple[str, ...],
+        similar: dict[str, _IntArray],
+        cache: dict[str, _IntArray],
+    ) -> _IntArray:
         full = [t for t in tokens if len(t) > 1]
         if not full:
             return _EMPTY
-        per_position = [self._token_hits(t, similar) for t in full]
+        per_position = []
+        for token in full:
+            found = cache.get(token)
+            if found is None:
+                found = cache[token] = self._token_hits(token, similar)
+            per_position.append(found)
         for a, b in zip(full, full[1:], strict=False):
-            # "Jong Un" in the query, "Jongun" on the list.
-            for key in (a + b, _fold(a + b)):
-                vid = self._vocab_ids.get(key)
-                if vid is not None:
-                    per_position.append(self._postings[vid])
+            # "Jong Un" or "Nur al-Din" in the query, "Jongun" or "Nureddin" on the list.
+            for fold_id in {self._fold_ids.get(_fold(a + infix + b)) for infix in _JOIN_INFIXES}:
+                if fold_id is not None:
+                    per_position.extend(self._postings[v] for v in self._fold_vids[fold_id])
         hits = np.concatenate(per_position)
         if hits.size == 0:
             return _EMPTY
@@ -786,13 +839,14 @@ class ScreeningIndex:
         parsed: _Parsed,
         countries: frozenset[str],
         similar: dict[str, _IntArray],
+        cache: dict[str, _IntArray],
         threshold: float,
     ) -> list[Match]:
         if not parsed.tokens:
             return []
         best: dict[int, tuple[float, str, int]] = {}
         floor = threshold - _COUNTRY_BOOST if countries else threshold
-        for name_id in self._candidates(parsed.tokens, similar).tolist():
+        for name_id in self._candidates(parsed.tokens, similar, cache).tolist():
             result = _score_tokens(parsed, self._names[name_id])
             if result.score < floor:
                 continue
