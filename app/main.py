@@ -159,7 +159,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         )
 
     app.router.routes.append(Route("/metrics", metrics_endpoint, include_in_schema=False))
-    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(MetricsMiddleware, api_prefix=API_PREFIX)
     app.add_middleware(RequestContextMiddleware, trust_forwarded_for=settings.trust_forwarded_for)
 
     def openapi() -> dict[str, object]:

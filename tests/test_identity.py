@@ -233,3 +233,55 @@ async def test_bad_tokens_get_401_problem(world: World) -> None:
         r = await world.client.get("/me", headers={"Authorization": header})
         assert r.status_code == 401
         assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_failed_logins_are_throttled_per_address(world: World) -> None:
+    """Spraying many accounts from one address hits the per-address limit."""
+    for i in range(30):
+        r = await world.login(f"nobody-{i}@example.org", "wrong wrong wrong wrong")
+        assert r.status_code == 401
+    blocked = await world.login("someone-else@example.org", "wrong wrong wrong wrong")
+    assert blocked.status_code == 429
+    assert blocked.json()["code"] == "rate_limited"
+
+
+async def test_metrics_and_health(world: World) -> None:
+    await world.client.get("/me")
+    metrics = await world.client.get("http://testserver/metrics")
+    assert metrics.status_code == 200
+    assert 'route="/api/v1/me"' in metrics.text
+    assert (await world.client.get("http://testserver/healthz")).json() == {"status": "ok"}
+    ready = await world.client.get("http://testserver/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"] == "ok"
+
+
+async def test_cli_create_admin(world: World) -> None:
+    import subprocess
+    import sys
+
+    env = {
+        "EXCHANGE_DATABASE_URL": world.runtime.settings.database_url,
+        "EXCHANGE_MASTER_KEY": world.runtime.settings.master_key or "",
+        "PATH": "/usr/bin:/bin",
+    }
+    args = [sys.executable, "-m", "app.cli", "create-admin", "--email", "ops@example.org"]
+    weak = subprocess.run(
+        [*args, "--password", "short"], capture_output=True, text=True, env=env, check=False
+    )
+    assert weak.returncode == 2
+    done = subprocess.run(
+        [*args, "--password", "an operator passphrase of some length"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    login = await world.login("ops@example.org", "an operator passphrase of some length")
+    assert login.status_code == 200
+    me = await world.client.get(
+        "/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
+    )
+    assert me.json()["roles"] == ["admin"]

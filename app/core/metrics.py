@@ -17,8 +17,9 @@ LATENCY = Histogram(
 
 
 class MetricsMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, api_prefix: str = "") -> None:
         self.app = app
+        self.api_prefix = api_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,6 +39,14 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
+            # Routes of included routers carry their own path; put the mount prefix back.
+            if (
+                route is not None
+                and self.api_prefix
+                and scope["path"].startswith(self.api_prefix)
+                and not template.startswith(self.api_prefix)
+            ):
+                template = self.api_prefix + template
             LATENCY.labels(scope["method"], template).observe(time.perf_counter() - started)
             REQUESTS.labels(scope["method"], template, str(status)).inc()
 

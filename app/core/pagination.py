@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Sequence
-from typing import Annotated, Any, Generic, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar, Unpack
 
 from fastapi import Query
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.errors import Unprocessable
 
@@ -48,3 +52,35 @@ def page_params(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> tuple[int, str | None]:
     return limit, cursor
+
+
+TimeKey = tuple[datetime, uuid.UUID]
+QueryT = TypeVar("QueryT", bound=Select[Unpack[tuple[Any, ...]]])
+
+
+def decode_time_key(cursor: str | None) -> TimeKey | None:
+    """The (timestamp, id) position a `next_cursor` names, or None for the first page."""
+    if cursor is None:
+        return None
+    values = decode_cursor(cursor, 2)
+    try:
+        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
+    except (TypeError, ValueError):
+        raise Unprocessable("cursor is not valid", code="invalid_cursor") from None
+
+
+def encode_time_key(moment: datetime, row_id: uuid.UUID) -> str:
+    return encode_cursor([moment.isoformat(), str(row_id)])
+
+
+def after_time_key(
+    query: QueryT,
+    moment: ColumnElement[datetime] | InstrumentedAttribute[datetime],
+    row_id: ColumnElement[uuid.UUID] | InstrumentedAttribute[uuid.UUID],
+    after: TimeKey | None,
+) -> QueryT:
+    """Rows strictly after `after` in (moment, id) order: a keyset page, never OFFSET."""
+    if after is None:
+        return query
+    at, last_id = after
+    return query.where(or_(moment > at, and_(moment == at, row_id > last_id)))

@@ -4,9 +4,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.pagination import TimeKey, after_time_key
 from app.models import Application, ApplicationApproval, Membership, MembershipCountry, User
 
 
@@ -50,7 +51,7 @@ async def list_applications(
     session: AsyncSession,
     *,
     status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: TimeKey | None,
     limit: int,
 ) -> Sequence[tuple[Application, User]]:
     query = (
@@ -61,14 +62,7 @@ async def list_applications(
     )
     if status is not None:
         query = query.where(Application.status == status)
-    if after is not None:
-        created, last_id = after
-        query = query.where(
-            or_(
-                Application.created_at > created,
-                and_(Application.created_at == created, Application.id > last_id),
-            )
-        )
+    query = after_time_key(query, Application.created_at, Application.id, after)
     return [(a, u) for a, u in (await session.execute(query)).all()]
 
 
@@ -111,7 +105,7 @@ async def list_members(
     *,
     status: str | None,
     now: datetime,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: TimeKey | None,
     limit: int,
 ) -> Sequence[tuple[Membership, User]]:
     query = (
@@ -126,14 +120,7 @@ async def list_members(
         query = query.where(Membership.status == "active", Membership.expires_at <= now)
     elif status is not None:
         query = query.where(Membership.status == status)
-    if after is not None:
-        approved, last_id = after
-        query = query.where(
-            or_(
-                Membership.approved_at > approved,
-                and_(Membership.approved_at == approved, Membership.id > last_id),
-            )
-        )
+    query = after_time_key(query, Membership.approved_at, Membership.id, after)
     return [(m, u) for m, u in (await session.execute(query)).all()]
 
 

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, status
 
 from app.auth import AdminActor, AppRuntime, CurrentActor, DbSession
 from app.core.errors import problem_responses
-from app.core.pagination import Page, decode_cursor, encode_cursor, page_params
+from app.core.pagination import Page, decode_time_key, encode_time_key, page_params
 from app.core.uow import domain_router
 from app.membership import repository, service
 from app.membership.schemas import (
@@ -75,18 +74,6 @@ def application_admin_read(
     )
 
 
-def _keyset(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if cursor is None:
-        return None
-    values = decode_cursor(cursor, 2)
-    try:
-        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
-    except (TypeError, ValueError):
-        from app.core.errors import Unprocessable
-
-        raise Unprocessable("cursor is not valid", code="invalid_cursor") from None
-
-
 @router.post(
     "/applications",
     status_code=status.HTTP_201_CREATED,
@@ -123,14 +110,14 @@ async def list_applications(
 ) -> Page[ApplicationAdminRead]:
     limit, cursor = page
     rows = await repository.list_applications(
-        session, status=status, after=_keyset(cursor), limit=limit
+        session, status=status, after=decode_time_key(cursor), limit=limit
     )
     approvals = await repository.approvals_for(session, [a.id for a, _ in rows])
     items = [application_admin_read(a, u, approvals[a.id]) for a, u in rows]
     next_cursor = None
     if len(rows) == limit:
         last = rows[-1][0]
-        next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
+        next_cursor = encode_time_key(last.created_at, last.id)
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -181,7 +168,7 @@ async def list_members(
     limit, cursor = page
     now = utcnow()
     rows = await repository.list_members(
-        session, status=status, now=now, after=_keyset(cursor), limit=limit
+        session, status=status, now=now, after=decode_time_key(cursor), limit=limit
     )
     countries = await repository.countries_for(session, [m.id for m, _ in rows])
     items = []
@@ -202,7 +189,7 @@ async def list_members(
     next_cursor = None
     if len(rows) == limit:
         last = rows[-1][0]
-        next_cursor = encode_cursor([last.approved_at.isoformat(), str(last.id)])
+        next_cursor = encode_time_key(last.approved_at, last.id)
     return Page(items=items, next_cursor=next_cursor)
 
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.pagination import TimeKey, after_time_key
 from app.models import (
     Application,
     Membership,
@@ -131,7 +131,7 @@ async def list_alerts(
     session: AsyncSession,
     *,
     status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
+    after: TimeKey | None,
     limit: int,
 ) -> Sequence[tuple[ScreeningAlert, User, ScreeningList]]:
     query = (
@@ -143,12 +143,5 @@ async def list_alerts(
     )
     if status is not None:
         query = query.where(ScreeningAlert.status == status)
-    if after is not None:
-        created, last_id = after
-        query = query.where(
-            or_(
-                ScreeningAlert.created_at > created,
-                and_(ScreeningAlert.created_at == created, ScreeningAlert.id > last_id),
-            )
-        )
+    query = after_time_key(query, ScreeningAlert.created_at, ScreeningAlert.id, after)
     return [(a, u, lst) for a, u, lst in (await session.execute(query)).all()]

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, File, UploadFile, status
 
 from app.auth import AdminActor, AppRuntime, DbSession
-from app.core.errors import NotFound, TooLarge, Unprocessable, problem_responses
-from app.core.pagination import Page, decode_cursor, encode_cursor, page_params
+from app.core.errors import NotFound, TooLarge, problem_responses
+from app.core.pagination import Page, decode_time_key, encode_time_key, page_params
 from app.core.uow import domain_router
 from app.models import ScreeningAlert, ScreeningList, User
 from app.screening import repository, service
@@ -126,18 +125,13 @@ async def list_alerts(
     status: Literal["open", "false_positive", "confirmed"] | None = None,
 ) -> Page[AlertRead]:
     limit, cursor = page
-    after = None
-    if cursor is not None:
-        values = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(values[0]), uuid.UUID(values[1]))
-        except (TypeError, ValueError):
-            raise Unprocessable("cursor is not valid", code="invalid_cursor") from None
-    rows = await repository.list_alerts(session, status=status, after=after, limit=limit)
+    rows = await repository.list_alerts(
+        session, status=status, after=decode_time_key(cursor), limit=limit
+    )
     next_cursor = None
     if len(rows) == limit:
         last = rows[-1][0]
-        next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
+        next_cursor = encode_time_key(last.created_at, last.id)
     return Page(items=[_alert_read(a, u, lst) for a, u, lst in rows], next_cursor=next_cursor)
 
 
