@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar, Unpack
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
@@ -55,7 +55,7 @@ def page_params(
 
 
 TimeKey = tuple[datetime, uuid.UUID]
-QueryT = TypeVar("QueryT", bound=Select[Unpack[tuple[Any, ...]]])
+QueryT = TypeVar("QueryT", bound=Select[*tuple[Any, ...]])
 
 
 def decode_time_key(cursor: str | None) -> TimeKey | None:

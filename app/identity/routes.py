@@ -1,17 +1,20 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import status
+from fastapi import Cookie, Path, Query, status
+from fastapi.responses import RedirectResponse
 
 from app.auth import AppRuntime, CurrentActor, DbSession
-from app.core.errors import problem_responses
+from app.core.errors import Unauthorized, problem_responses
 from app.core.uow import domain_router
-from app.identity import repository, service
+from app.identity import oidc, repository, service
 from app.identity.schemas import (
     LoginRequest,
     MeResponse,
     MessageResponse,
+    OIDCExchangeRequest,
     RefreshRequest,
     RegisterRequest,
     RegisterResponse,
@@ -147,3 +150,65 @@ async def list_tokens(actor: CurrentActor, session: DbSession) -> list[TokenRead
 )
 async def delete_token(token_id: uuid.UUID, actor: CurrentActor, session: DbSession) -> None:
     await service.revoke_personal_token(session, actor, token_id)
+
+
+ProviderName = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+@router.get(
+    "/auth/oidc/{provider}/authorize",
+    status_code=status.HTTP_302_FOUND,
+    response_class=RedirectResponse,
+    responses={**problem_responses(404, 409, 422), 302: {"description": "To the provider"}},
+)
+async def oidc_authorize(provider: ProviderName, runtime: AppRuntime) -> RedirectResponse:
+    configured = oidc.provider_named(runtime, provider)
+    start = await oidc.begin(runtime, configured)
+    response = RedirectResponse(start.url, status_code=status.HTTP_302_FOUND)
+    # Binds the login to this browser, so a stolen `state` cannot finish it elsewhere.
+    response.set_cookie(
+        oidc.BINDING_COOKIE,
+        start.binding,
+        max_age=oidc.STATE_TTL_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=runtime.settings.public_url.startswith("https://"),
+        path=f"/api/v1/auth/oidc/{configured.name}",
+    )
+    return response
+
+
+@router.get(
+    "/auth/oidc/{provider}/callback",
+    response_model=TokenResponse,
+    responses={**problem_responses(401, 404, 409, 422), 302: {"description": "To the app"}},
+)
+async def oidc_callback(
+    provider: ProviderName,
+    session: DbSession,
+    runtime: AppRuntime,
+    state: Annotated[str, Query(min_length=1, max_length=2048)],
+    code: Annotated[str | None, Query(max_length=2048)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+    binding: Annotated[str | None, Cookie(alias=oidc.BINDING_COOKIE, max_length=200)] = None,
+) -> TokenResponse | RedirectResponse:
+    configured = oidc.provider_named(runtime, provider)
+    if error is not None or code is None:
+        raise Unauthorized("The identity provider did not sign you in.", code="oidc_denied")
+    user, mfa = await oidc.complete(
+        session, runtime, configured, code=code, state=state, binding=binding
+    )
+    return_url = runtime.settings.oidc_return_url
+    if return_url:
+        one_time = await oidc.issue_return_code(session, user, mfa)
+        separator = "&" if "?" in return_url else "?"
+        return RedirectResponse(f"{return_url}{separator}code={one_time}", status_code=302)
+    return await service.start_session(session, runtime, user, method="oidc", mfa_passed=mfa)
+
+
+@router.post("/auth/oidc/exchange", responses=problem_responses(401, 422))
+async def oidc_exchange(
+    body: OIDCExchangeRequest, session: DbSession, runtime: AppRuntime
+) -> TokenResponse:
+    """Trade the one-time code from EXCHANGE_OIDC_RETURN_URL for tokens."""
+    return await oidc.redeem_return_code(session, runtime, body.code)

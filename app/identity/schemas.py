@@ -116,3 +116,7 @@ class TokenRead(BaseModel):
     created_at: datetime
     expires_at: datetime
     last_used_at: datetime | None
+
+
+class OIDCExchangeRequest(Input):
+    code: OpaqueToken
