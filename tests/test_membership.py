@@ -343,3 +343,13 @@ async def _membership_id(world: World, persona: object) -> object:
         return await session.scalar(
             select(Membership.id).where(Membership.user_id == persona.user_id)  # type: ignore[attr-defined]
         )
+
+
+async def test_doctored_naive_cursor_is_refused(world: World) -> None:
+    from app.core.pagination import encode_cursor
+
+    admin = await world.admin()
+    cursor = encode_cursor(["2026-01-01T00:00:00", "00000000-0000-0000-0000-000000000000"])
+    r = await world.client.get("/admin/members", params={"cursor": cursor}, headers=admin.headers)
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_cursor"

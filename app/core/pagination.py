@@ -64,9 +64,12 @@ def decode_time_key(cursor: str | None) -> TimeKey | None:
         return None
     values = decode_cursor(cursor, 2)
     try:
-        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
+        moment, row_id = datetime.fromisoformat(values[0]), uuid.UUID(values[1])
     except (TypeError, ValueError):
         raise Unprocessable("cursor is not valid", code="invalid_cursor") from None
+    if moment.tzinfo is None:  # cursors we issue are always UTC-aware
+        raise Unprocessable("cursor is not valid", code="invalid_cursor")
+    return moment, row_id
 
 
 def encode_time_key(moment: datetime, row_id: uuid.UUID) -> str:

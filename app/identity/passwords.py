@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from zxcvbn import zxcvbn
-
 from app.core.errors import Unprocessable
 
 MIN_LENGTH = 15
@@ -53,6 +51,9 @@ def check_password(password: str, *, email: str, display_name: str) -> None:
         raise Unprocessable(
             "This password is built from your own name or e-mail address.", code="weak_password"
         )
+    # Imported here: its dictionaries cost ~12 MiB, paid only by processes that check passwords.
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(normalised, user_inputs=context, max_length=MAX_LENGTH)
     if result["score"] < MIN_SCORE:
         warning = result["feedback"].get("warning") or "This password is too easy to guess."
