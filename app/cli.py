@@ -23,6 +23,10 @@ cli.add_typer(audit_cli, name="audit")
 screening_cli = typer.Typer(help="Denied-party screening.", no_args_is_help=True)
 cli.add_typer(memberships_cli, name="memberships")
 cli.add_typer(screening_cli, name="screening")
+keys_cli = typer.Typer(help="Master keys that wrap artifact data keys.", no_args_is_help=True)
+storage_cli = typer.Typer(help="Artifact blob storage housekeeping.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+cli.add_typer(storage_cli, name="storage")
 
 
 def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
@@ -177,6 +181,56 @@ def screening_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=
         f"{result.subjects_screened} people re-screened, {result.alerts_raised} alert(s), "
         f"{result.memberships_suspended} membership(s) suspended"
     )
+
+
+@keys_cli.command("rotate")
+def keys_rotate(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
+    """Re-wrap every artifact data key under EXCHANGE_MASTER_KEY; blobs are not rewritten.
+
+    Rotation: set the new key as EXCHANGE_MASTER_KEY, list the old one in
+    EXCHANGE_RETIRED_MASTER_KEYS, run this, then drop the old key once it reports nothing
+    left. Exit 1 when some version could not be re-wrapped (unknown key id or bad wrap).
+    """
+    from app.artifacts import service
+
+    async def work(runtime: Runtime) -> service.RotationReport:
+        return await service.rotate_keys(runtime.db, runtime.artifact_keys, batch=batch)
+
+    report = _with_runtime(work)
+    typer.echo(
+        json.dumps(
+            {
+                "current_key_id": report.current_key_id,
+                "rewrapped": report.rewrapped,
+                "unknown_key": report.unknown_key,
+                "unreadable": report.unreadable,
+            }
+        )
+    )
+    if report.unknown_key or report.unreadable:
+        raise typer.Exit(1)
+
+
+@storage_cli.command("gc")
+def storage_gc(
+    grace_hours: Annotated[float, typer.Option(min=0)] = 24.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+) -> None:
+    """Delete blobs no artifact row points at (older than the grace period), purge temp
+    files of crashed uploads, and report rows whose blob is missing (exit 1 if any)."""
+    from datetime import timedelta
+
+    from app.artifacts import gc
+
+    async def work(runtime: Runtime) -> gc.GcReport:
+        return await gc.collect(
+            runtime.db, runtime.storage, grace=timedelta(hours=grace_hours), dry_run=dry_run
+        )
+
+    report = _with_runtime(work)
+    typer.echo(json.dumps(report.as_dict()))
+    if report.missing_blobs:
+        raise typer.Exit(1)
 
 
 @cli.command()

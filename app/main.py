@@ -17,6 +17,8 @@ from sqlalchemy import text
 from starlette.requests import Request
 from starlette.routing import Route
 
+from app.artifacts import bench_routes as artifact_bench_routes
+from app.artifacts.routes import router as artifacts_router
 from app.audit import service as audit_service
 from app.audit.routes import router as audit_router
 from app.core.context import RequestContextMiddleware
@@ -25,6 +27,8 @@ from app.core.metrics import MetricsMiddleware, metrics_endpoint
 from app.core.runtime import Runtime
 from app.core.settings import VAR_DIR, Environment, Settings, get_settings
 from app.countries.routes import router as countries_router
+from app.discussion import bench_routes
+from app.discussion.routes import router as discussion_router
 from app.identity import repository as identity_repository
 from app.identity import service as identity_service
 from app.identity.routes import router as identity_router
@@ -125,9 +129,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         membership_router,
         countries_router,
         screening_router,
+        discussion_router,
+        artifacts_router,
         audit_router,
     ):
+        if router is discussion_router and settings.benchmark_endpoints:
+            # Off by default, refused in production, never in the OpenAPI document (bench/).
+            # Mounted just before the discussion routes, so that route matching costs the
+            # benchmark endpoint what it costs the gated list it is compared with.
+            app.include_router(bench_routes.router, prefix=API_PREFIX)
+            app.include_router(bench_routes.bare_router, prefix=API_PREFIX)
         app.include_router(router, prefix=API_PREFIX)
+    if settings.benchmark_endpoints:
+        # Plain transfer baselines for bench/artifact_transfer.py; same conditions as above.
+        app.include_router(artifact_bench_routes.router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["operations"], include_in_schema=True)
     async def healthz() -> dict[str, str]:

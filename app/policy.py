@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from app.core.errors import Forbidden, NotFound, ProblemError
+from app.core.errors import Conflict, Forbidden, NotFound, ProblemError
 
 
 class Role(StrEnum):
@@ -261,3 +261,249 @@ def reachable_tiers(actor: Actor) -> list[Tier]:
 
 def roles_of(values: Iterable[str]) -> frozenset[Role]:
     return frozenset(Role(v) for v in values if v in Role.__members__)
+
+
+# --- Discussion ---------------------------------------------------------------------------
+#
+# Reading: an actor reads a topic's content when their eligibility tier reaches the topic's
+# tier (eligibility already encodes an active, unexpired membership and every attached
+# country). Roles never widen that reach. The tier gate is an export-control gate derived
+# from vetting and nationality (deemed export); granting someone the moderator or admin role
+# is not a vetting decision, so a moderator or admin without an active membership reaches no
+# topic content and moderates nothing: for them every topic answers 404 like for anyone else.
+# Admins still create, edit, re-tier and archive topics (metadata) through the admin routes.
+# Moderators and admins moderate within their own reach, where they also see quarantined
+# threads and the text of hidden or author-deleted posts (a review needs the original).
+#
+# Step-up: content at or above `EXCHANGE_STEP_UP_TIER` (default `us_only`; `none` turns it
+# off) also needs a session that passed TOTP. Such a topic stays *visible* (listed, its
+# metadata readable) to an eligible actor, but opening its threads, posts or search hits
+# answers 403 `mfa_required`: the thing exists for them, the session is not strong enough.
+# Lists (thread lists, search, notifications) simply leave out what the session cannot open.
+# Personal access tokens never carry a TOTP pass, so scripts cannot read step-up content.
+
+
+def step_up_tier(setting: str) -> Tier | None:
+    """The `step_up_tier` setting as a tier, or None when step-up is switched off."""
+    return None if setting == "none" else Tier(setting)
+
+
+@dataclass(frozen=True)
+class DiscussionScope:
+    """What one actor may reach in discussion for this request, computed once per request.
+
+    `visible_tiers`: topics whose existence and metadata the actor may know.
+    `open_tiers`: topics whose threads and posts this session may read and write.
+    """
+
+    user_id: uuid.UUID
+    visible_tiers: tuple[Tier, ...]
+    open_tiers: tuple[Tier, ...]
+    moderates: bool
+
+
+def can_moderate(actor: Actor) -> Decision:
+    if actor.has_role(Role.moderator) or actor.has_role(Role.admin):
+        return None
+    return _deny(Forbidden("This needs the moderator role."))
+
+
+def needs_step_up(actor: Actor, tier: Tier, step_up: Tier | None) -> bool:
+    return step_up is not None and tier.rank >= step_up.rank and not actor.mfa_passed
+
+
+def discussion_scope(actor: Actor, step_up: Tier | None) -> DiscussionScope:
+    visible = tuple(reachable_tiers(actor))
+    opened = tuple(t for t in visible if not needs_step_up(actor, t, step_up))
+    return DiscussionScope(actor.user_id, visible, opened, can_moderate(actor) is None)
+
+
+def can_see_topic(scope: DiscussionScope, tier: Tier) -> Decision:
+    """Unreachable topics do not exist for the caller: 404, never 403."""
+    if tier not in scope.visible_tiers:
+        return _deny(NotFound())
+    return None
+
+
+def _step_up_denial() -> Denial:
+    return _deny(
+        Forbidden(
+            "Content at this tier needs a session that passed TOTP; sign in with your code.",
+            code="mfa_required",
+        )
+    )
+
+
+def can_open_topic(scope: DiscussionScope, tier: Tier) -> Decision:
+    denial = can_see_topic(scope, tier)
+    if denial is not None:
+        return denial
+    if tier not in scope.open_tiers:
+        return _step_up_denial()
+    return None
+
+
+def can_open_thread(scope: DiscussionScope, tier: Tier, *, quarantined: bool) -> Decision:
+    """A quarantined thread (DURC review hold) exists only for moderators and admins."""
+    denial = can_see_topic(scope, tier)
+    if denial is not None:
+        return denial
+    if quarantined and not scope.moderates:
+        return _deny(NotFound())
+    if tier not in scope.open_tiers:
+        return _step_up_denial()
+    return None
+
+
+def can_read_post_text(
+    scope: DiscussionScope, *, author_id: uuid.UUID, deleted: bool, hidden: bool
+) -> bool:
+    """Deleted and hidden posts stay listed as placeholders; their text is for the author
+    and for moderators (who review what was removed) only."""
+    if not deleted and not hidden:
+        return True
+    return author_id == scope.user_id or scope.moderates
+
+
+def can_read_revisions(
+    scope: DiscussionScope, *, author_id: uuid.UUID, deleted: bool, hidden: bool
+) -> Decision:
+    """A removed post is visible as a placeholder, so its history is refused, not hidden."""
+    if can_read_post_text(scope, author_id=author_id, deleted=deleted, hidden=hidden):
+        return None
+    return _deny(Forbidden("The text of a removed post is not shown.", code="post_removed"))
+
+
+def can_contribute(*, archived: bool, locked: bool = False, quarantined: bool = False) -> Decision:
+    """New threads, posts and edits: not in archived topics, locked or quarantined threads."""
+    if archived:
+        return _deny(Conflict("This topic is archived.", code="topic_archived"))
+    if quarantined:
+        return _deny(Conflict("This thread is on a review hold.", code="thread_quarantined"))
+    if locked:
+        return _deny(Conflict("This thread is locked.", code="thread_locked"))
+    return None
+
+
+def can_edit_post(
+    scope: DiscussionScope, *, author_id: uuid.UUID, deleted: bool, hidden: bool
+) -> Decision:
+    if author_id != scope.user_id:
+        return _deny(Forbidden("Only the author may edit a post."))
+    if deleted:
+        return _deny(Conflict("This post was deleted.", code="post_deleted"))
+    if hidden:
+        # Rewriting a post a moderator hid would launder it past the moderation decision.
+        return _deny(Conflict("A moderator hid this post.", code="post_hidden"))
+    return None
+
+
+def can_delete_post(scope: DiscussionScope, *, author_id: uuid.UUID) -> Decision:
+    """Authors delete their own posts; moderators hide (reasoned, audited, reversible)."""
+    if author_id != scope.user_id:
+        return _deny(Forbidden("Only the author may delete a post."))
+    return None
+
+
+def can_flag_post(scope: DiscussionScope, *, author_id: uuid.UUID, deleted: bool) -> Decision:
+    if author_id == scope.user_id:
+        return _deny(Forbidden("You cannot flag your own post.", code="own_post"))
+    if deleted:
+        return _deny(Conflict("This post was deleted.", code="post_deleted"))
+    return None
+
+
+# --- Artifacts ----------------------------------------------------------------------------
+#
+# An artifact's tier is its topic's tier, read on every request. Reaching an artifact (its
+# metadata, versions, content, provenance) is reaching its topic's content: `can_open_topic`
+# with the discussion scope, so an unreachable topic's artifacts answer 404 and step-up tiers
+# 403 `mfa_required`, exactly as threads do.
+#
+# Release review (human oversight by design): versions uploaded into `restricted` and
+# `us_only` topics start `pending_review`. An admin who did not upload the version releases or
+# rejects it. Reviewing means receiving the content, so the reviewer must reach the topic like
+# anyone else (a role is not a vetting decision, see Discussion). Rejected versions are kept
+# for the record and served to nobody.
+#
+# Download records are the export record: admins and auditors read them for any artifact
+# (they say who received what, never the content); the uploader reads them for their own
+# artifact while they can still reach it.
+
+
+class ArtifactStatus(StrEnum):
+    available = "available"
+    pending_review = "pending_review"
+    rejected = "rejected"
+
+
+def initial_artifact_status(tier: Tier) -> ArtifactStatus:
+    if tier.rank >= Tier.restricted.rank:
+        return ArtifactStatus.pending_review
+    return ArtifactStatus.available
+
+
+def can_upload_artifact(scope: DiscussionScope, tier: Tier, *, archived: bool) -> Decision:
+    denial = can_open_topic(scope, tier)
+    if denial is not None:
+        return denial
+    return can_contribute(archived=archived)
+
+
+def can_add_artifact_version(
+    scope: DiscussionScope, tier: Tier, *, archived: bool, owner_id: uuid.UUID
+) -> Decision:
+    denial = can_upload_artifact(scope, tier, archived=archived)
+    if denial is not None:
+        return denial
+    if owner_id != scope.user_id:
+        return _deny(Forbidden("Only the artifact's uploader adds versions."))
+    return None
+
+
+def can_receive_version(actor: Actor, status: ArtifactStatus) -> Decision:
+    """Content (and provenance) of a version the caller can already reach: released ones for
+    everyone, pending ones for admins only (they review them), rejected ones for nobody."""
+    if status is ArtifactStatus.available:
+        return None
+    if status is ArtifactStatus.pending_review:
+        if can_administer(actor) is None:
+            return None
+        return _deny(Conflict("This artifact awaits release review.", code="pending_review"))
+    return _deny(
+        Conflict("This artifact was rejected at release review.", code="artifact_rejected")
+    )
+
+
+def can_review_artifact(
+    actor: Actor,
+    scope: DiscussionScope,
+    tier: Tier,
+    *,
+    uploader_id: uuid.UUID,
+    status: ArtifactStatus,
+) -> Decision:
+    """Called for admins (the route requires the role and TOTP); two-person rule on uploads."""
+    denial = can_open_topic(scope, tier)
+    if denial is not None:
+        return denial
+    if uploader_id == actor.user_id:
+        return _deny(Forbidden("You cannot review your own artifact."))
+    if status is not ArtifactStatus.pending_review:
+        return _deny(Conflict("This version is not awaiting review.", code="not_pending_review"))
+    return None
+
+
+def can_read_download_records(
+    actor: Actor, scope: DiscussionScope, tier: Tier, *, uploader_id: uuid.UUID
+) -> Decision:
+    if can_read_audit(actor) is None:
+        return None
+    denial = can_open_topic(scope, tier)
+    if denial is not None:
+        return denial
+    if uploader_id != actor.user_id:
+        return _deny(
+            Forbidden("Only admins, auditors and the uploader see who downloaded an artifact.")
+        )
+    return None

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from app.core.database import create_engine
 from app.core.settings import get_settings
 from app.models import Base
+from app.models.discussion import include_schema_name, include_schema_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -25,6 +26,9 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         render_as_batch=connection.dialect.name == "sqlite",
+        # Full-text search objects differ per database and live outside the models.
+        include_name=include_schema_name,
+        include_object=include_schema_object,
     )
     with context.begin_transaction():
         context.run_migrations()

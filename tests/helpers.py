@@ -25,8 +25,11 @@ from app.models import (
     Country,
     Membership,
     MembershipCountry,
+    Post,
     ScreeningAlert,
     ScreeningList,
+    Thread,
+    Topic,
     User,
     UserRole,
 )
@@ -243,6 +246,65 @@ class World:
             )
             session.add(alert)
         return alert.id
+
+    async def topic(
+        self, slug: str | None = None, *, tier: str = "general", title: str = "A topic"
+    ) -> str:
+        """A topic written directly (no admin needed); returns its slug."""
+        slug = slug or f"topic-{uuid.uuid4().hex[:10]}"
+        now = utcnow()
+        async with self.runtime.db.session() as session:
+            session.add(
+                Topic(
+                    id=uuid.uuid4(),
+                    slug=slug,
+                    title=title,
+                    description="Written by a test helper.",
+                    tier=tier,
+                    thread_seq=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return slug
+
+    async def thread(
+        self, slug: str, author: Persona, *, title: str = "A thread", body: str = "First post."
+    ) -> tuple[uuid.UUID, uuid.UUID]:
+        """A thread with its first post written directly; returns (thread id, post id)."""
+        now = utcnow()
+        thread_id, post_id = uuid.uuid4(), uuid.uuid4()
+        async with self.runtime.db.session() as session:
+            topic = await session.scalar(select(Topic).where(Topic.slug == slug))
+            assert topic is not None
+            topic.thread_seq += 1
+            session.add(
+                Thread(
+                    id=thread_id,
+                    topic_id=topic.id,
+                    seq=topic.thread_seq,
+                    author_id=author.user_id,
+                    title=title,
+                    created_at=now,
+                    post_count=1,
+                    last_post_at=now,
+                )
+            )
+            await session.flush()
+            session.add(
+                Post(
+                    id=post_id,
+                    thread_id=thread_id,
+                    topic_id=topic.id,
+                    seq=1,
+                    author_id=author.user_id,
+                    headline=title,
+                    body=body,
+                    revision=1,
+                    created_at=now,
+                )
+            )
+        return thread_id, post_id
 
     def mails(self) -> list[str]:
         folder = Path(self.runtime.settings.mail_dir)

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from app.main import API_PREFIX, create_app
+from tests.artifacts_support import artifact_scene
+from tests.discussion_support import discussion_scene
 from tests.helpers import Persona, World, application_body
 
 PERSONAS = [
@@ -80,6 +82,8 @@ async def build_scene(world: World, persona: str) -> Scene:
     await world.country("JP", status="certified", tier="general")
     await world.country("KR", status="suspended", tier="restricted")
     alert = await world.screening_alert(target.user_id)
+    discussion = await discussion_scene(world, target, other)
+    discussion.update(await artifact_scene(world, target, discussion["slug"]))
     caller = await build_persona(world, persona)
     assert other.application_id is not None
     return Scene(
@@ -90,6 +94,7 @@ async def build_scene(world: World, persona: str) -> Scene:
         target_user.user_id,
         uuid.UUID(token.json()["id"]),
         alert,
+        discussion,
     )
 
 
@@ -110,6 +115,7 @@ class Case:
     body: Body = NONE
     fill: Callable[[Scene], dict[str, Any]] = lambda s: {}
     files: Callable[[Scene], dict[str, Any]] | None = None
+    params: Callable[[Scene], dict[str, Any]] | None = None
 
 
 def everyone(status: int) -> dict[str, int]:
@@ -128,6 +134,23 @@ def admins_only(status: int) -> dict[str, int]:
 
 def audit_readers(status: int) -> dict[str, int]:
     return signed_in(403, auditor=status, admin_no_mfa=status, admin=status)
+
+
+def reachers(status: int, **overrides: int) -> dict[str, int]:
+    """Discussion content in the scene's general topic: only the US member reaches it; every
+    other persona has no tier (no active membership), so the topic and every id in it are 404.
+    Roles never widen reach, so the moderator and admins get 404 too."""
+    return signed_in(404, member=status, **overrides)
+
+
+def moderation() -> dict[str, int]:
+    """Moderation: the role first (403 without it), then reach: this table's moderator and
+    admins have no membership, so the scene's posts are out of their reach (404)."""
+    return signed_in(403, moderator=404, admin_no_mfa=404, admin=404)
+
+
+def _scene(*keys: str) -> Callable[[Scene], dict[str, Any]]:
+    return lambda s: {key: s.values[key] for key in keys}
 
 
 CASES = [
@@ -158,8 +181,12 @@ CASES = [
     Case("POST", "/auth/refresh", everyone(401), body=lambda s: {"refresh_token": "rt_bogus"}),
     # OIDC: no provider is configured in this table, so every caller meets the same 404.
     Case("GET", "/auth/oidc/{provider}/authorize", everyone(404), fill=lambda s: {"provider": "x"}),
-    Case("GET", "/auth/oidc/{provider}/callback?state=s&code=c", everyone(404),
-         fill=lambda s: {"provider": "x"}),
+    Case(
+        "GET",
+        "/auth/oidc/{provider}/callback?state=s&code=c",
+        everyone(404),
+        fill=lambda s: {"provider": "x"},
+    ),
     Case("POST", "/auth/oidc/exchange", everyone(401), body=lambda s: {"code": "oc_bogus"}),
     # Any signed-in identity, whatever its membership.
     Case("POST", "/auth/logout", signed_in(204)),
@@ -297,6 +324,147 @@ CASES = [
     Case("POST", "/admin/screening/alerts/{alert_id}/resolve", admins_only(200),
          body=lambda s: {"disposition": "false_positive", "reason": "namesake"},
          fill=lambda s: {"alert_id": s.alert}),
+    # Discussion (see `reachers` and `moderation`).
+    Case("GET", "/topics", signed_in(200)),
+    Case("GET", "/topics/{slug}", reachers(200), fill=_scene("slug")),
+    Case(
+        "POST",
+        "/admin/topics",
+        admins_only(201),
+        body=lambda s: {
+            "slug": f"new-{uuid.uuid4().hex[:8]}",
+            "title": "New topic",
+            "description": "For the table.",
+            "tier": "restricted",
+        },
+    ),
+    Case("GET", "/admin/topics", admins_only(200)),
+    Case(
+        "PATCH",
+        "/admin/topics/{slug}",
+        admins_only(200),
+        body=lambda s: {"tier": "restricted", "reason": "policy test"},
+        fill=_scene("slug"),
+    ),
+    Case("PUT", "/topics/{slug}/watch", reachers(204), fill=_scene("slug")),
+    Case("DELETE", "/topics/{slug}/watch", reachers(204), fill=_scene("slug")),
+    Case("GET", "/topics/{slug}/threads", reachers(200), fill=_scene("slug")),
+    Case(
+        "POST",
+        "/topics/{slug}/threads",
+        reachers(201),
+        body=lambda s: {"title": "New thread", "body": "Body."},
+        fill=_scene("slug"),
+    ),
+    Case("GET", "/threads/{thread_id}", reachers(200), fill=_scene("thread_id")),
+    Case("GET", "/threads/{thread_id}/posts", reachers(200), fill=_scene("thread_id")),
+    Case(
+        "POST",
+        "/threads/{thread_id}/posts",
+        reachers(201),
+        body=lambda s: {"body": "A reply."},
+        fill=_scene("thread_id"),
+    ),
+    Case("PUT", "/threads/{thread_id}/watch", reachers(204), fill=_scene("thread_id")),
+    Case("DELETE", "/threads/{thread_id}/watch", reachers(204), fill=_scene("thread_id")),
+    Case("GET", "/posts/{post_id}", reachers(200), fill=_scene("post_id")),
+    # Someone else's post: visible to the member, but only its author edits or deletes it.
+    Case(
+        "PATCH",
+        "/posts/{post_id}",
+        reachers(403),
+        body=lambda s: {"body": "Edited."},
+        fill=_scene("post_id"),
+    ),
+    Case("DELETE", "/posts/{post_id}", reachers(403), fill=_scene("post_id")),
+    Case("GET", "/posts/{post_id}/revisions", reachers(200), fill=_scene("post_id")),
+    Case("POST", "/posts/{post_id}/flags", reachers(201), body=REASON, fill=_scene("post_id")),
+    Case("GET", "/search", signed_in(200), params=lambda s: {"q": "scene words"}),
+    Case("GET", "/mod/flags", signed_in(403, moderator=200, admin_no_mfa=200, admin=200)),
+    Case(
+        "POST",
+        "/mod/flags/{flag_id}/dismiss",
+        moderation(),
+        body=REASON,
+        fill=_scene("flag_id"),
+    ),
+    Case("POST", "/mod/posts/{post_id}/hide", moderation(), body=REASON, fill=_scene("post_id")),
+    Case("POST", "/mod/posts/{post_id}/unhide", moderation(), body=REASON, fill=_scene("post_id")),
+    Case("POST", "/mod/threads/{thread_id}/lock", moderation(), fill=_scene("thread_id")),
+    Case("POST", "/mod/threads/{thread_id}/unlock", moderation(), fill=_scene("thread_id")),
+    Case(
+        "POST",
+        "/mod/threads/{thread_id}/quarantine",
+        moderation(),
+        body=REASON,
+        fill=_scene("thread_id"),
+    ),
+    Case(
+        "POST",
+        "/mod/threads/{thread_id}/release",
+        moderation(),
+        body=REASON,
+        fill=_scene("thread_id"),
+    ),
+    Case("GET", "/me/notifications", signed_in(200)),
+    # Someone else's notification is as missing as a made-up one.
+    Case(
+        "POST",
+        "/me/notifications/{notification_id}/read",
+        signed_in(404),
+        fill=_scene("notification_id"),
+    ),
+    Case("POST", "/me/notifications/read-all", signed_in(204)),
+    Case("GET", "/me/watches", signed_in(200)),
+    Case("GET", "/me/discussion-profile", signed_in(200)),
+    Case("PATCH", "/me/discussion-profile", signed_in(200), body=lambda s: {"email_digest": True}),
+    # Artifacts, in the scene's general topic, uploaded by the target member (see `reachers`).
+    Case(
+        "POST",
+        "/topics/{slug}/artifacts",
+        reachers(201),
+        fill=_scene("slug"),
+        files=lambda s: {
+            "metadata": (None, '{"title": "Table artifact"}', "application/json"),
+            "file": ("table.bin", b"table bytes"),
+        },
+    ),
+    Case("GET", "/topics/{slug}/artifacts", reachers(200), fill=_scene("slug")),
+    Case("GET", "/artifacts/{artifact_id}", reachers(200), fill=_scene("artifact_id")),
+    Case("GET", "/artifacts/{artifact_id}/versions", reachers(200), fill=_scene("artifact_id")),
+    # Only the uploader adds versions.
+    Case(
+        "POST",
+        "/artifacts/{artifact_id}/versions",
+        reachers(403),
+        fill=_scene("artifact_id"),
+        files=lambda s: {"file": ("v2.bin", b"second version")},
+    ),
+    Case("GET", "/artifacts/{artifact_id}/content", reachers(200), fill=_scene("artifact_id")),
+    Case("HEAD", "/artifacts/{artifact_id}/content", reachers(200), fill=_scene("artifact_id")),
+    Case(
+        "GET",
+        "/artifacts/{artifact_id}/versions/{number}/provenance",
+        reachers(200),
+        fill=_scene("artifact_id", "number"),
+    ),
+    # Export records: admins and auditors, and the uploader (not this member).
+    Case(
+        "GET",
+        "/artifacts/{artifact_id}/downloads",
+        signed_in(404, member=403, auditor=200, admin_no_mfa=200, admin=200),
+        fill=_scene("artifact_id"),
+    ),
+    # Review needs the role and TOTP, then reach: this table's admin has no membership.
+    Case(
+        "POST",
+        "/admin/artifacts/{artifact_id}/review",
+        admins_only(404),
+        body=lambda s: {"decision": "release", "reason": "policy test"},
+        fill=_scene("artifact_id"),
+    ),
+    Case("GET", "/admin/artifacts", admins_only(200)),
+    Case("GET", "/admin/exports/downloads", admins_only(200)),
     # Audit.
     Case("GET", "/audit/events", audit_readers(200)),
     Case("GET", "/audit/verify", audit_readers(200)),
@@ -317,12 +485,15 @@ async def test_route_permissions(world: World, case: Case, persona: str) -> None
         kwargs["json"] = body
     if case.files is not None:
         kwargs["files"] = case.files(scene)
+    if case.params is not None:
+        kwargs["params"] = case.params(scene)
     response = await world.client.request(case.method, path, **kwargs)
     expected = case.expected[persona]
     assert response.status_code == expected, (persona, case.method, path, response.text)
     if expected >= 400:
         assert response.headers["content-type"] == "application/problem+json"
-        assert response.json()["code"]
+        # A HEAD answer has the headers of the problem document but never its body.
+        assert case.method == "HEAD" or response.json()["code"]
     if persona == "admin_no_mfa" and case.expected["admin"] < 400 and expected == 403:
         assert response.json()["code"] == "mfa_required"
 

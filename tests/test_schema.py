@@ -22,6 +22,7 @@ from app.core.database import create_engine
 from app.main import create_app
 from app.migrate import downgrade, upgrade
 from app.models import Base
+from app.models.discussion import include_schema_name, include_schema_object
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,12 +62,20 @@ def _run(url: str, work: Any) -> Any:
 
 
 def _drift(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "compare_type": True,
+            "include_name": include_schema_name,
+            "include_object": include_schema_object,
+        },
+    )
     return list(compare_metadata(context, Base.metadata))
 
 
 def _tables(connection: Connection) -> set[str]:
-    return set(inspect(connection).get_table_names()) - {"alembic_version"}
+    names = set(inspect(connection).get_table_names()) - {"alembic_version"}
+    return {name for name in names if include_schema_name(name, "table", {})}
 
 
 def test_upgrade_downgrade_upgrade_and_no_drift(scratch_url: str) -> None:

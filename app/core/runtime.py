@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from app.artifacts.crypto import KeyRing
+from app.artifacts.storage import BlobStorage, storage_from_url
 from app.core.database import Database
 from app.core.mail import Mailer
 from app.core.ratelimit import RateLimits
-from app.core.security import AccessTokens, PasswordHashing, SecretBox
+from app.core.security import AccessTokens, PasswordHashing, SecretBox, derive_key
 from app.core.settings import Settings
 
 
@@ -22,6 +24,8 @@ class Runtime:
     passwords: PasswordHashing
     access_tokens: AccessTokens
     totp_box: SecretBox
+    storage: BlobStorage
+    artifact_keys: KeyRing
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Runtime:
@@ -38,7 +42,23 @@ class Runtime:
             ),
             access_tokens=AccessTokens(master_key, settings.access_token_minutes * 60),
             totp_box=SecretBox(master_key, "totp-secret-v1"),
+            storage=storage_from_url(
+                settings.storage_url, s3_endpoint_url=settings.s3_endpoint_url
+            ),
+            artifact_keys=artifact_key_ring(settings),
         )
+
+
+ARTIFACT_KEK_PURPOSE = "artifact-key-wrapping-v1"
+
+
+def artifact_key_ring(settings: Settings) -> KeyRing:
+    """Data keys are wrapped by a subkey of each master key, never the master key itself,
+    which also signs tokens and seals TOTP seeds."""
+    return KeyRing(
+        derive_key(settings.master_key_bytes, ARTIFACT_KEK_PURPOSE),
+        [derive_key(key, ARTIFACT_KEK_PURPOSE) for key in settings.retired_master_key_bytes],
+    )
 
 
 def get_runtime(request: Request) -> Runtime:

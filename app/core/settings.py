@@ -54,7 +54,15 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: str | None = None
-    max_artifact_bytes: int = 5 * 1024**3
+    max_artifact_bytes: int = Field(default=5 * 1024**3, ge=1)
+    # Artifacts: per-member upload rate and stored-bytes quota, and the largest attached
+    # provenance file (a detached signature or in-toto/SLSA statement, held in memory).
+    artifact_uploads_per_member: str = "30/hour"
+    artifact_quota_bytes: int = Field(default=50 * 1024**3, ge=0)
+    artifact_max_provenance_bytes: int = Field(default=1024 * 1024, ge=1, le=16 * 1024 * 1024)
+    # Master keys retired by rotation (comma-separated base64): still unwrap data keys until
+    # `exchange keys rotate` has re-wrapped every one under EXCHANGE_MASTER_KEY.
+    retired_master_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     membership_days: int = Field(default=365, ge=1)
     reapply_cooldown_days: int = Field(default=30, ge=0)
     renewal_window_days: int = Field(default=60, ge=0)
@@ -90,6 +98,10 @@ class Settings(BaseSettings):
     # Fail closed: no approval while no list is loaded or the active one is too old.
     screening_fail_closed: bool = True
 
+    # Mounts /api/v1/_bench/* (unauthenticated, outside the OpenAPI document) for the
+    # benchmarks in bench/; never enable it on a deployment.
+    benchmark_endpoints: bool = False
+
     audit_checkpoint_minutes: int = Field(default=60, ge=0)
     trust_forwarded_for: bool = False
 
@@ -98,6 +110,20 @@ class Settings(BaseSettings):
     def _parse_providers(cls, value: Any) -> Any:
         if isinstance(value, str):
             return json.loads(value) if value.strip() else []
+        return value
+
+    @field_validator("retired_master_keys", mode="before")
+    @classmethod
+    def _parse_retired_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("retired_master_keys")
+    @classmethod
+    def _check_retired_keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            _decode_master_key(key)
         return value
 
     @field_validator("step_up_tier")
@@ -124,6 +150,8 @@ class Settings(BaseSettings):
                 raise ValueError("EXCHANGE_PUBLIC_URL must be https in production")
             if self.bootstrap_admin_password and len(self.bootstrap_admin_password) < 15:
                 raise ValueError("EXCHANGE_BOOTSTRAP_ADMIN_PASSWORD is too short")
+            if self.benchmark_endpoints:
+                raise ValueError("EXCHANGE_BENCHMARK_ENDPOINTS must be off in production")
         return self
 
     @property
@@ -131,6 +159,10 @@ class Settings(BaseSettings):
         if self.master_key is None:
             self.master_key = _load_or_create_master_key()
         return _decode_master_key(self.master_key)
+
+    @property
+    def retired_master_key_bytes(self) -> list[bytes]:
+        return [_decode_master_key(key) for key in self.retired_master_keys]
 
 
 def _decode_master_key(value: str) -> bytes:

@@ -1,0 +1,1 @@
+"""Topic-scoped discussion: topics by tier, threads, posts, moderation, search, notifications."""

@@ -1,0 +1,197 @@
+"""Watches, mentions, replies; read-time visibility; mark read; the e-mail digest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from app.core.runtime import Runtime
+from app.discussion.digest import run as run_digest
+from app.discussion.handles import handle_base, mentioned_handles
+from tests.discussion_support import create_thread, jp_member, moderator, reply, us_member
+from tests.helpers import Persona, World
+
+
+async def _ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json() if response.content else None
+
+
+async def _handle(world: World, who: Persona) -> str:
+    profile = await _ok(await world.client.get("/me/discussion-profile", headers=who.headers))
+    return str(profile["handle"])
+
+
+async def _notes(world: World, who: Persona, **params: Any) -> list[dict[str, Any]]:
+    page = await _ok(
+        await world.client.get("/me/notifications", params=params, headers=who.headers)
+    )
+    return list(page["items"])
+
+
+def test_mentions_outside_code_only() -> None:
+    body = (
+        "Hi @Alice_B and @bob, not bob@example.org nor @@carol.\n"
+        "`@inline` and\n```\n@fenced\n```\n    @indented\n@alice_b again, @x too short"
+    )
+    assert mentioned_handles(body) == ["alice_b", "bob"]
+    assert handle_base("Zoë Ünal-Smith") == "zoe_unal_smith"
+    assert handle_base("研究者") != ""
+    assert handle_base("!!!") == "member"
+
+
+async def test_watch_reply_and_mention_notifications(world: World) -> None:
+    alice = await us_member(world, "alice")
+    bob = await us_member(world, "bob")
+    carol = await us_member(world, "carol")
+    await world.topic("lab")
+    await _ok(await world.client.put("/topics/lab/watch", headers=bob.headers), 204)
+    await _ok(await world.client.put("/topics/lab/watch", headers=bob.headers), 204)  # idempotent
+
+    thread = await create_thread(world, alice, "lab", "New idea", "Opening")
+    notes = await _notes(world, bob)
+    assert [(n["kind"], n["thread"]["title"], n["excerpt"]) for n in notes] == [
+        ("new_thread", "New idea", "Opening")
+    ]
+    assert notes[0]["actor"]["id"] == str(alice.user_id)
+    # The author watches their thread: a reply notifies them; the replier is not notified.
+    bob_post = await reply(world, bob, thread["id"], "A reply")
+    assert [n["kind"] for n in await _notes(world, alice)] == ["new_post"]
+    # A reply to bob's post, mentioning carol: bob gets "reply", carol "mention",
+    # alice (watching) "new_post"; nobody twice.
+    carol_handle = await _handle(world, carol)
+    await reply(
+        world, alice, thread["id"], f"@{carol_handle.upper()} see this", reply_to=bob_post["id"]
+    )
+    assert [n["kind"] for n in await _notes(world, bob)] == ["reply", "new_thread"]
+    assert [n["kind"] for n in await _notes(world, carol)] == ["mention"]
+    # An edit that adds a mention notifies the newly mentioned once.
+    bob_handle = await _handle(world, bob)
+    edited = await world.client.patch(
+        f"/posts/{bob_post['id']}",
+        json={"body": f"A reply, cc @{carol_handle} @{bob_handle}"},
+        headers=bob.headers,
+    )
+    await _ok(edited)
+    assert [n["kind"] for n in await _notes(world, carol)] == ["mention", "mention"]
+    await _ok(
+        await world.client.patch(
+            f"/posts/{bob_post['id']}", json={"body": f"again @{carol_handle}"}, headers=bob.headers
+        )
+    )
+    assert len(await _notes(world, carol)) == 2
+
+    # Unwatching stops new-thread notifications.
+    await _ok(await world.client.delete("/topics/lab/watch", headers=bob.headers), 204)
+    await create_thread(world, alice, "lab", "Second")
+    assert len(await _notes(world, bob)) == 2
+    watches = await _ok(await world.client.get("/me/watches", headers=alice.headers))
+    assert {w["thread"]["title"] for w in watches} == {"New idea", "Second"}
+
+
+async def test_mark_read_and_unread_filter(world: World) -> None:
+    alice = await us_member(world, "alice")
+    bob = await us_member(world, "bob")
+    await world.topic("lab")
+    thread = await create_thread(world, alice, "lab")
+    for index in range(3):
+        await reply(world, bob, thread["id"], f"r{index}")
+    notes = await _notes(world, alice)
+    assert len(notes) == 3 and not any(n["read"] for n in notes)
+    await _ok(
+        await world.client.post(f"/me/notifications/{notes[0]['id']}/read", headers=alice.headers),
+        204,
+    )
+    unread = await _notes(world, alice, unread=True)
+    assert [n["id"] for n in unread] == [n["id"] for n in notes[1:]]
+    # Someone else's notification is as missing as a made-up one.
+    response = await world.client.post(
+        f"/me/notifications/{notes[1]['id']}/read", headers=bob.headers
+    )
+    assert response.status_code == 404
+    await _ok(await world.client.post("/me/notifications/read-all", headers=alice.headers), 204)
+    assert await _notes(world, alice, unread=True) == []
+    page = await _ok(
+        await world.client.get("/me/notifications", params={"limit": 2}, headers=alice.headers)
+    )
+    rest = await _ok(
+        await world.client.get(
+            "/me/notifications",
+            params={"limit": 2, "cursor": page["next_cursor"]},
+            headers=alice.headers,
+        )
+    )
+    assert [n["id"] for n in page["items"] + rest["items"]] == [n["id"] for n in notes]
+    assert rest["next_cursor"] is None
+
+
+async def test_deleted_and_hidden_posts_leave_notifications(world: World) -> None:
+    alice = await us_member(world, "alice")
+    bob = await us_member(world, "bob")
+    mod = await moderator(world)
+    await world.topic("lab")
+    thread = await create_thread(world, alice, "lab")
+    first = await reply(world, bob, thread["id"], "to be deleted")
+    second = await reply(world, bob, thread["id"], "to be hidden")
+    assert len(await _notes(world, alice)) == 2
+    await _ok(await world.client.delete(f"/posts/{first['id']}", headers=bob.headers), 204)
+    await _ok(
+        await world.client.post(
+            f"/mod/posts/{second['id']}/hide", json={"reason": "x"}, headers=mod.headers
+        )
+    )
+    assert await _notes(world, alice) == []
+
+
+async def test_profile_handle_change(world: World) -> None:
+    alice = await us_member(world, "alice")
+    bob = await us_member(world, "bob")
+    bob_handle = await _handle(world, bob)
+    response = await world.client.patch(
+        "/me/discussion-profile", json={"handle": bob_handle}, headers=alice.headers
+    )
+    assert response.status_code == 409 and response.json()["code"] == "handle_taken"
+    changed = await _ok(
+        await world.client.patch(
+            "/me/discussion-profile",
+            json={"handle": "Alice_Q", "email_digest": True},
+            headers=alice.headers,
+        )
+    )
+    assert changed == {"handle": "alice_q", "email_digest": True}
+    for bad in [
+        {"handle": "a"},
+        {"handle": "no spaces"},
+        {"email_digest": "yes"},
+        {"email_digest": 1},
+        {"other": 1},
+    ]:
+        response = await world.client.patch(
+            "/me/discussion-profile", json=bad, headers=alice.headers
+        )
+        assert response.status_code == 422, bad
+
+
+async def test_email_digest_counts_only_visible_and_carries_no_content(
+    world: World, runtime: Runtime
+) -> None:
+    us = await us_member(world)
+    jp = await jp_member(world)
+    await world.topic("open")
+    await world.topic("closed", tier="restricted")
+    jp_handle = await _handle(world, jp)
+    await _ok(
+        await world.client.patch(
+            "/me/discussion-profile", json={"email_digest": True}, headers=jp.headers
+        )
+    )
+    await create_thread(world, us, "open", "Visible", f"secretword-one @{jp_handle}")
+    await create_thread(world, us, "closed", "Hidden", f"secretword-two @{jp_handle}")
+    assert await run_digest(runtime) == 1
+    mails = [m for m in world.mails() if jp.email in m]
+    assert len(mails) == 1
+    assert "You have 1 new notification " in mails[0]
+    assert "secretword" not in mails[0] and "Visible" not in mails[0]
+    # Each notification is counted once.
+    assert await run_digest(runtime) == 0
