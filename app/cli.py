@@ -27,6 +27,8 @@ keys_cli = typer.Typer(help="Master keys that wrap artifact data keys.", no_args
 storage_cli = typer.Typer(help="Artifact blob storage housekeeping.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(storage_cli, name="storage")
+discussion_cli = typer.Typer(help="Discussion housekeeping.", no_args_is_help=True)
+cli.add_typer(discussion_cli, name="discussion")
 
 
 def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
@@ -136,6 +138,15 @@ def memberships_remind() -> None:
             return await service.send_expiry_reminders(session, runtime)
 
     typer.echo(f"{_with_runtime(work)} reminder(s) sent")
+
+
+@discussion_cli.command("digest")
+def discussion_digest() -> None:
+    """Mail opted-in members a count of their unread notifications (safe to run repeatedly
+    and concurrently, e.g. hourly)."""
+    from app.discussion import digest
+
+    typer.echo(f"{_with_runtime(digest.run)} digest(s) sent")
 
 
 @screening_cli.command("import")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
 import httpx
+import pytest
+from typer.testing import CliRunner
 
 from app.core.runtime import Runtime
+from app.discussion import repository
 from app.discussion.digest import run as run_digest
 from app.discussion.handles import handle_base, mentioned_handles
 from tests.discussion_support import create_thread, jp_member, moderator, reply, us_member
@@ -195,3 +200,68 @@ async def test_email_digest_counts_only_visible_and_carries_no_content(
     assert "secretword" not in mails[0] and "Visible" not in mails[0]
     # Each notification is counted once.
     assert await run_digest(runtime) == 0
+
+
+async def _digest_subscriber_with_two_mentions(world: World) -> Persona:
+    us = await us_member(world)
+    jp = await jp_member(world)
+    await world.topic("open")
+    jp_handle = await _handle(world, jp)
+    await _ok(
+        await world.client.patch(
+            "/me/discussion-profile", json={"email_digest": True}, headers=jp.headers
+        )
+    )
+    thread = await create_thread(world, us, "open", "First", f"hello @{jp_handle}")
+    await reply(world, us, thread["id"], f"again @{jp_handle}")
+    return jp
+
+
+async def test_overlapping_digest_runs_count_each_notification_in_one_mail(
+    world: World, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two runs at once (two cron hosts): both read the same unstamped notifications before
+    # either stamps them; only the run that claims them under the row lock mails them.
+    # (SQLite needs no barrier: BEGIN IMMEDIATE already queues the second run entirely.)
+    jp = await _digest_subscriber_with_two_mentions(world)
+    if runtime.db.engine.dialect.name == "postgresql":
+        both_read = asyncio.Barrier(2)
+        read = repository.undigested
+
+        async def read_then_wait(*args: Any) -> list[uuid.UUID]:
+            ids = await read(*args)
+            await asyncio.wait_for(both_read.wait(), timeout=10)
+            return ids
+
+        monkeypatch.setattr(repository, "undigested", read_then_wait)
+    sent = await asyncio.gather(run_digest(runtime), run_digest(runtime))
+    assert sorted(sent) == [0, 1]
+    mails = [m for m in world.mails() if jp.email in m]
+    assert len(mails) == 1
+    assert "You have 2 new notifications " in mails[0]
+
+
+async def test_the_digest_command(
+    world: World, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.cli import cli
+    from app.core.settings import get_settings
+
+    jp = await _digest_subscriber_with_two_mentions(world)
+    settings = runtime.settings
+    monkeypatch.setenv("EXCHANGE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("EXCHANGE_MAIL_DIR", settings.mail_dir)
+    monkeypatch.setenv("EXCHANGE_MASTER_KEY", settings.master_key)
+    monkeypatch.setenv("EXCHANGE_ARGON2_MEMORY_KIB", "1024")
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        # The command runs its own event loop, so it gets a thread of its own.
+        result = await asyncio.to_thread(runner.invoke, cli, ["discussion", "digest"])
+        assert result.exit_code == 0, result.output
+        assert "1 digest(s) sent" in result.output
+        result = await asyncio.to_thread(runner.invoke, cli, ["discussion", "digest"])
+        assert "0 digest(s) sent" in result.output
+    finally:
+        get_settings.cache_clear()
+    assert len([m for m in world.mails() if jp.email in m]) == 1

@@ -127,11 +127,19 @@ async def send_digests(session: AsyncSession, runtime: Runtime) -> int:
         ids = await repository.undigested(session, policy.discussion_scope(actor, step_up))
         if not ids:
             continue
-        await session.execute(
-            update(Notification).where(Notification.id.in_(ids)).values(emailed_at=now)
+        # Claim, not just stamp: `emailed_at IS NULL` is checked again under the row lock, so
+        # when two runs overlap, the one that waited claims nothing it did not see first
+        # and no notification is counted in two mails.
+        claimed = await session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids), Notification.emailed_at.is_(None))
+            .values(emailed_at=now)
         )
+        count = int(getattr(claimed, "rowcount", 0) or 0)
+        if count == 0:
+            continue
         body = (
-            f"You have {len(ids)} new notification{'s' if len(ids) != 1 else ''} on DURC "
+            f"You have {count} new notification{'s' if count != 1 else ''} on DURC "
             f"Exchange.\n\nRead them after signing in: "
             f"{runtime.settings.public_url}/api/v1/me/notifications?unread=true\n"
         )
