@@ -16,6 +16,18 @@ from app.models.base import utcnow
 from tests.helpers import Persona, World
 
 
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    """The response's JSON (None when empty), after checking its status."""
+    assert response.status_code == status, response.text
+    return response.json() if response.content else None
+
+
+def problem(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == code, response.json()
+
+
 async def us_member(world: World, prefix: str = "us", **kwargs: Any) -> Persona:
     return await world.member(prefix, **kwargs)
 

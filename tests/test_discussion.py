@@ -19,22 +19,12 @@ from tests.discussion_support import (
     create_topic,
     jp_member,
     moderator,
+    ok,
+    problem,
     reply,
     us_member,
 )
 from tests.helpers import Persona, World, totp_now
-
-
-async def _ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json() if response.content else None
-
-
-def _problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == code, response.json()
-
 
 # --- The "done" scenario ------------------------------------------------------------------
 
@@ -48,9 +38,9 @@ async def test_us_and_certified_member_share_general_but_not_restricted(world: W
     c = world.client
 
     # Both see the general topic; only the US member sees the restricted one.
-    us_page = await _ok(await c.get("/topics", headers=us.headers))
+    us_page = ok(await c.get("/topics", headers=us.headers))
     us_topics = {t["slug"] for t in us_page["items"]}
-    jp_page = await _ok(await c.get("/topics", headers=jp.headers))
+    jp_page = ok(await c.get("/topics", headers=jp.headers))
     jp_topics = {t["slug"] for t in jp_page["items"]}
     assert us_topics == {"open-lab", "closed-lab"}
     assert jp_topics == {"open-lab"}
@@ -62,7 +52,7 @@ async def test_us_and_certified_member_share_general_but_not_restricted(world: W
     assert [p["id"] for p in posts] == [shared["first_post"]["id"], answer["id"]]
 
     # The US member posts in the restricted topic, mentioning the JP member by handle.
-    jp_handle = (await _ok(await c.get("/me/discussion-profile", headers=jp.headers)))["handle"]
+    jp_handle = (ok(await c.get("/me/discussion-profile", headers=jp.headers)))["handle"]
     secret = await create_thread(
         world, us, "closed-lab", "Uplift measurements", f"Results zanzibarite @{jp_handle}"
     )
@@ -72,11 +62,11 @@ async def test_us_and_certified_member_share_general_but_not_restricted(world: W
         json={"body": f"Results zanzibarite v2 @{jp_handle}"},
         headers=us.headers,
     )
-    await _ok(edited)
+    ok(edited)
 
     # Invisible to the JP member in lists ...
     listing = await c.get("/topics/closed-lab/threads", headers=jp.headers)
-    _problem(listing, 404, "not_found")
+    problem(listing, 404, "not_found")
     # ... by direct ids, for every kind of id that belongs to the topic ...
     for method, path, body in [
         ("GET", "/topics/closed-lab", None),
@@ -96,7 +86,7 @@ async def test_us_and_certified_member_share_general_but_not_restricted(world: W
         if body is not None:
             kwargs["json"] = body
         response = await c.request(method, path, **kwargs)
-        _problem(response, 404, "not_found")
+        problem(response, 404, "not_found")
         missing = (
             path.replace(str(secret["id"]), str(uuid.uuid4()))
             .replace(secret_post, str(uuid.uuid4()))
@@ -109,16 +99,16 @@ async def test_us_and_certified_member_share_general_but_not_restricted(world: W
             k: v for k, v in response.json().items() if k != "instance"
         }
     # ... in search (also with the topic filter) ...
-    hits = await _ok(await c.get("/search", params={"q": "zanzibarite"}, headers=jp.headers))
+    hits = ok(await c.get("/search", params={"q": "zanzibarite"}, headers=jp.headers))
     assert hits == {"items": [], "next_cursor": None}
     filtered = await c.get(
         "/search", params={"q": "zanzibarite", "topic": "closed-lab"}, headers=jp.headers
     )
-    _problem(filtered, 404, "not_found")
-    us_hits = await _ok(await c.get("/search", params={"q": "zanzibarite"}, headers=us.headers))
+    problem(filtered, 404, "not_found")
+    us_hits = ok(await c.get("/search", params={"q": "zanzibarite"}, headers=us.headers))
     assert [h["post_id"] for h in us_hits["items"]] == [secret_post]
     # ... and in notifications, although the mention did create one.
-    notes = await _ok(await c.get("/me/notifications", headers=jp.headers))
+    notes = ok(await c.get("/me/notifications", headers=jp.headers))
     assert all(n["thread"]["id"] != secret["id"] for n in notes["items"])
 
 
@@ -128,10 +118,10 @@ async def test_raising_a_topic_tier_hides_it_at_once(world: World) -> None:
     jp = await jp_member(world)
     await create_topic(world, admin, "ops", "general")
     thread = await create_thread(world, us, "ops", "Plan", "Body")
-    await _ok(await world.client.put("/topics/ops/watch", headers=jp.headers), 204)
+    ok(await world.client.put("/topics/ops/watch", headers=jp.headers), 204)
     jp_reply = await reply(world, jp, thread["id"], "from jp")
     await reply(world, us, thread["id"], "answer", reply_to=jp_reply["id"])
-    notes = await _ok(await world.client.get("/me/notifications", headers=jp.headers))
+    notes = ok(await world.client.get("/me/notifications", headers=jp.headers))
     assert [n["kind"] for n in notes["items"]] == ["reply"]
 
     raised = await world.client.patch(
@@ -139,18 +129,18 @@ async def test_raising_a_topic_tier_hides_it_at_once(world: World) -> None:
         json={"tier": "restricted", "reason": "sensitive"},
         headers=admin.headers,
     )
-    assert (await _ok(raised))["tier"] == "restricted"
-    _problem(await world.client.get("/topics/ops", headers=jp.headers), 404, "not_found")
-    _problem(
+    assert (ok(raised))["tier"] == "restricted"
+    problem(await world.client.get("/topics/ops", headers=jp.headers), 404, "not_found")
+    problem(
         await world.client.get(f"/threads/{thread['id']}", headers=jp.headers), 404, "not_found"
     )
-    notes = await _ok(await world.client.get("/me/notifications", headers=jp.headers))
+    notes = ok(await world.client.get("/me/notifications", headers=jp.headers))
     assert notes["items"] == []
-    watches = await _ok(await world.client.get("/me/watches", headers=jp.headers))
+    watches = ok(await world.client.get("/me/watches", headers=jp.headers))
     assert watches == []
     # The US member still reads everything.
-    await _ok(await world.client.get(f"/threads/{thread['id']}", headers=us.headers))
-    events = await _ok(
+    ok(await world.client.get(f"/threads/{thread['id']}", headers=us.headers))
+    events = ok(
         await world.client.get(
             "/audit/events", params={"action": "topic.updated"}, headers=admin.headers
         )
@@ -167,20 +157,18 @@ async def test_losing_tier_hides_notifications_at_read_time(world: World) -> Non
     us = await us_member(world)
     jp = await jp_member(world)
     await create_topic(world, admin, "shared", "general")
-    jp_handle = (await _ok(await world.client.get("/me/discussion-profile", headers=jp.headers)))[
-        "handle"
-    ]
+    jp_handle = (ok(await world.client.get("/me/discussion-profile", headers=jp.headers)))["handle"]
     await create_thread(world, us, "shared", "Hello", f"Welcome @{jp_handle}")
-    notes = await _ok(await world.client.get("/me/notifications", headers=jp.headers))
+    notes = ok(await world.client.get("/me/notifications", headers=jp.headers))
     assert [n["kind"] for n in notes["items"]] == ["mention"]
     assert notes["items"][0]["excerpt"].startswith("Welcome")
 
     # Japan's certification is suspended: the notification is no longer shown.
     await world.country("JP", status="suspended", tier="general")
-    notes = await _ok(await world.client.get("/me/notifications", headers=jp.headers))
+    notes = ok(await world.client.get("/me/notifications", headers=jp.headers))
     assert notes["items"] == []
     await world.country("JP", status="certified", tier="general")
-    notes = await _ok(await world.client.get("/me/notifications", headers=jp.headers))
+    notes = ok(await world.client.get("/me/notifications", headers=jp.headers))
     assert len(notes["items"]) == 1
 
 
@@ -192,7 +180,7 @@ async def test_topic_admin_lifecycle_and_archive(world: World) -> None:
     us = await us_member(world)
     created = await create_topic(world, admin, "robust-ml", "restricted", "Robust ML")
     assert created["thread_count"] == 0 and created["created_by"] == str(admin.user_id)
-    _problem(
+    problem(
         await world.client.post(
             "/admin/topics",
             json={"slug": "robust-ml", "title": "t", "description": "d", "tier": "general"},
@@ -207,45 +195,43 @@ async def test_topic_admin_lifecycle_and_archive(world: World) -> None:
             json={"slug": bad, "title": "t", "description": "d", "tier": "general"},
             headers=admin.headers,
         )
-        _problem(response, 422, "validation_error")
+        problem(response, 422, "validation_error")
     thread = await create_thread(world, us, "robust-ml")
     archived = await world.client.patch(
         "/admin/topics/robust-ml", json={"archived": True}, headers=admin.headers
     )
-    assert (await _ok(archived))["archived"] is True
-    listed = await _ok(await world.client.get("/topics", headers=us.headers))
+    assert (ok(archived))["archived"] is True
+    listed = ok(await world.client.get("/topics", headers=us.headers))
     assert listed["items"] == []
-    listed = await _ok(
+    listed = ok(
         await world.client.get("/topics", params={"include_archived": True}, headers=us.headers)
     )
     assert [t["slug"] for t in listed["items"]] == ["robust-ml"]
     # Archived topics stay readable but take no new threads or posts.
-    await _ok(await world.client.get(f"/threads/{thread['id']}/posts", headers=us.headers))
-    _problem(
+    ok(await world.client.get(f"/threads/{thread['id']}/posts", headers=us.headers))
+    problem(
         await world.client.post(
             "/topics/robust-ml/threads", json={"title": "t", "body": "b"}, headers=us.headers
         ),
         409,
         "topic_archived",
     )
-    _problem(
+    problem(
         await world.client.post(
             f"/threads/{thread['id']}/posts", json={"body": "b"}, headers=us.headers
         ),
         409,
         "topic_archived",
     )
-    every = await _ok(await world.client.get("/admin/topics", headers=admin.headers))
+    every = ok(await world.client.get("/admin/topics", headers=admin.headers))
     assert [t["slug"] for t in every["items"]] == ["robust-ml"]
     assert every["items"][0]["thread_count"] == 1
     actions = [
         e["action"]
-        for e in (await _ok(await world.client.get("/audit/events", headers=admin.headers)))[
-            "items"
-        ]
+        for e in (ok(await world.client.get("/audit/events", headers=admin.headers)))["items"]
     ]
     assert "topic.created" in actions and "topic.archived" in actions
-    _problem(
+    problem(
         await world.client.patch("/admin/topics/nope", json={}, headers=admin.headers),
         404,
         "not_found",
@@ -269,9 +255,9 @@ async def test_step_up_tier_needs_totp_session(world: World) -> None:
     plain = await us_member(world, "plain")
     strong = await us_member(world, "strong", mfa=True)
     # Visible (listed, metadata readable) but the session is not strong enough for content.
-    listed = await _ok(await world.client.get("/topics", headers=plain.headers))
+    listed = ok(await world.client.get("/topics", headers=plain.headers))
     assert [(t["slug"], t["step_up_required"]) for t in listed["items"]] == [("homeland", True)]
-    await _ok(await world.client.get("/topics/homeland", headers=plain.headers))
+    ok(await world.client.get("/topics/homeland", headers=plain.headers))
     for method, path, body in [
         ("GET", "/topics/homeland/threads", None),
         ("POST", "/topics/homeland/threads", {"title": "t", "body": "b"}),
@@ -279,14 +265,14 @@ async def test_step_up_tier_needs_totp_session(world: World) -> None:
         kwargs: dict[str, Any] = {"headers": plain.headers}
         if body:
             kwargs["json"] = body
-        _problem(await world.client.request(method, path, **kwargs), 403, "mfa_required")
+        problem(await world.client.request(method, path, **kwargs), 403, "mfa_required")
     thread = await create_thread(world, strong, "homeland", "Only here", "quokkaflux")
-    _problem(
+    problem(
         await world.client.get(f"/threads/{thread['id']}", headers=plain.headers),
         403,
         "mfa_required",
     )
-    _problem(
+    problem(
         await world.client.get(
             "/search", params={"q": "quokkaflux", "topic": "homeland"}, headers=plain.headers
         ),
@@ -294,17 +280,15 @@ async def test_step_up_tier_needs_totp_session(world: World) -> None:
         "mfa_required",
     )
     # Lists leave step-up content out rather than failing.
-    hits = await _ok(
-        await world.client.get("/search", params={"q": "quokkaflux"}, headers=plain.headers)
-    )
+    hits = ok(await world.client.get("/search", params={"q": "quokkaflux"}, headers=plain.headers))
     assert hits["items"] == []
-    strong_hits = await _ok(
+    strong_hits = ok(
         await world.client.get("/search", params={"q": "quokkaflux"}, headers=strong.headers)
     )
     assert len(strong_hits["items"]) == 1
     # A member below the tier still gets 404, never the step-up answer.
     jp = await jp_member(world)
-    _problem(await world.client.get("/topics/homeland", headers=jp.headers), 404, "not_found")
+    problem(await world.client.get("/topics/homeland", headers=jp.headers), 404, "not_found")
 
 
 async def test_step_up_can_be_switched_off(world: World, runtime: Runtime) -> None:
@@ -326,7 +310,7 @@ async def test_step_up_from_login_with_totp(world: World) -> None:
     member = await us_member(world, mfa=True)
     assert member.totp_secret is not None
     login = await world.login(member.email, totp_code=totp_now(member.totp_secret))
-    token = (await _ok(login))["access_token"]
+    token = (ok(login))["access_token"]
     response = await world.client.get(
         "/topics/homeland/threads", headers={"Authorization": f"Bearer {token}"}
     )
@@ -344,13 +328,13 @@ async def test_thread_and_post_shapes(world: World) -> None:
     assert created["topic"] == "lab" and created["seq"] == 1 and created["post_count"] == 1
     assert created["first_post"]["body"] == body  # stored and returned exactly as written
     assert created["first_post"]["seq"] == 1
-    detail = await _ok(await world.client.get(f"/threads/{created['id']}", headers=us.headers))
+    detail = ok(await world.client.get(f"/threads/{created['id']}", headers=us.headers))
     assert detail["topic_detail"] == {"slug": "lab", "title": "A topic", "tier": "general"}
     second = await reply(world, us, created["id"], "Reply", reply_to=created["first_post"]["id"])
     assert second["seq"] == 2 and second["reply_to_id"] == created["first_post"]["id"]
-    fetched = await _ok(await world.client.get(f"/posts/{second['id']}", headers=us.headers))
+    fetched = ok(await world.client.get(f"/posts/{second['id']}", headers=us.headers))
     assert fetched == second
-    threads = await _ok(await world.client.get("/topics/lab/threads", headers=us.headers))
+    threads = ok(await world.client.get("/topics/lab/threads", headers=us.headers))
     assert threads["items"][0]["post_count"] == 2
     assert threads["next_cursor"] is None
 
@@ -374,7 +358,7 @@ async def test_reply_to_must_be_in_the_same_thread(world: World) -> None:
             json={"body": "x", "reply_to_id": target},
             headers=jp.headers,
         )
-        _problem(response, 422, "invalid_reply")
+        problem(response, 422, "invalid_reply")
 
 
 @pytest.mark.parametrize(
@@ -397,7 +381,7 @@ async def test_thread_input_is_validated(world: World, field: str, value: str, w
     await world.topic("lab")
     payload = {"title": "ok", "body": "ok"} | {field: value}
     response = await world.client.post("/topics/lab/threads", json=payload, headers=us.headers)
-    _problem(response, 422, "validation_error")
+    problem(response, 422, "validation_error")
 
 
 async def test_limits_are_inclusive(world: World) -> None:
@@ -416,7 +400,7 @@ async def test_edit_keeps_every_revision(world: World) -> None:
     thread = await create_thread(world, us, "lab", "T", "version one")
     post_id = thread["first_post"]["id"]
     for text in ["version two", "version three"]:
-        edited = await _ok(
+        edited = ok(
             await world.client.patch(f"/posts/{post_id}", json={"body": text}, headers=us.headers)
         )
         assert edited["body"] == text
@@ -425,7 +409,7 @@ async def test_edit_keeps_every_revision(world: World) -> None:
     same = await world.client.patch(
         f"/posts/{post_id}", json={"body": "version three"}, headers=us.headers
     )
-    assert (await _ok(same))["revision"] == 3
+    assert (ok(same))["revision"] == 3
     revisions = await all_pages(world.client, f"/posts/{post_id}/revisions", other.headers, 2)
     assert [(r["revision"], r["body"], r["current"]) for r in revisions] == [
         (1, "version one", False),
@@ -433,7 +417,7 @@ async def test_edit_keeps_every_revision(world: World) -> None:
         (3, "version three", True),
     ]
     # Only the author edits; others get 403 on a post they can see.
-    _problem(
+    problem(
         await world.client.patch(f"/posts/{post_id}", json={"body": "x"}, headers=other.headers),
         403,
         "forbidden",
@@ -447,34 +431,32 @@ async def test_soft_delete_shows_placeholder_to_others(world: World) -> None:
     await world.topic("lab")
     thread = await create_thread(world, us, "lab", "T", "first")
     victim = await reply(world, us, thread["id"], "regrettable words")
-    _problem(
+    problem(
         await world.client.delete(f"/posts/{victim['id']}", headers=other.headers), 403, "forbidden"
     )
-    await _ok(await world.client.delete(f"/posts/{victim['id']}", headers=us.headers), 204)
+    ok(await world.client.delete(f"/posts/{victim['id']}", headers=us.headers), 204)
     # Deleting twice is a no-op.
-    await _ok(await world.client.delete(f"/posts/{victim['id']}", headers=us.headers), 204)
-    seen = await _ok(await world.client.get(f"/posts/{victim['id']}", headers=other.headers))
+    ok(await world.client.delete(f"/posts/{victim['id']}", headers=us.headers), 204)
+    seen = ok(await world.client.get(f"/posts/{victim['id']}", headers=other.headers))
     assert seen["deleted"] is True and seen["body"] is None
     listed = await all_pages(world.client, f"/threads/{thread['id']}/posts", other.headers)
     assert [p["body"] for p in listed] == ["first", None]
-    _problem(
+    problem(
         await world.client.get(f"/posts/{victim['id']}/revisions", headers=other.headers),
         403,
         "post_removed",
     )
     # The author and moderators still read it (a review needs the original).
-    own = await _ok(await world.client.get(f"/posts/{victim['id']}", headers=us.headers))
+    own = ok(await world.client.get(f"/posts/{victim['id']}", headers=us.headers))
     assert own["body"] == "regrettable words"
-    modview = await _ok(await world.client.get(f"/posts/{victim['id']}", headers=mod.headers))
+    modview = ok(await world.client.get(f"/posts/{victim['id']}", headers=mod.headers))
     assert modview["body"] == "regrettable words"
-    _problem(
+    problem(
         await world.client.patch(f"/posts/{victim['id']}", json={"body": "x"}, headers=us.headers),
         409,
         "post_deleted",
     )
-    hits = await _ok(
-        await world.client.get("/search", params={"q": "regrettable"}, headers=mod.headers)
-    )
+    hits = ok(await world.client.get("/search", params={"q": "regrettable"}, headers=mod.headers))
     assert hits["items"] == []
 
 
@@ -506,7 +488,7 @@ async def test_thread_pages_are_exact_while_others_post(world: World) -> None:
             params: dict[str, Any] = {"limit": 3}
             if cursor:
                 params["cursor"] = cursor
-            page = await _ok(
+            page = ok(
                 await world.client.get(
                     f"/threads/{thread_id}/posts", params=params, headers=reader.headers
                 )
@@ -536,7 +518,7 @@ async def test_thread_list_newest_first_and_stable(world: World) -> None:
     us = await us_member(world)
     await world.topic("many")
     created = [(await create_thread(world, us, "many", f"T{i}"))["id"] for i in range(7)]
-    first = await _ok(
+    first = ok(
         await world.client.get("/topics/many/threads", params={"limit": 3}, headers=us.headers)
     )
     # New threads arrive while paging: they only ever appear on the first page.
@@ -544,7 +526,7 @@ async def test_thread_list_newest_first_and_stable(world: World) -> None:
     rest: list[str] = []
     cursor = first["next_cursor"]
     while cursor:
-        page = await _ok(
+        page = ok(
             await world.client.get(
                 "/topics/many/threads", params={"limit": 3, "cursor": cursor}, headers=us.headers
             )
@@ -571,7 +553,7 @@ async def test_bad_cursors_are_422(world: World, cursor: str) -> None:
         if (path, cursor) in {("/topics", "WyJ4Il0"), ("/search", "WzEsMl0")}:
             assert response.status_code == 200  # ["x"]: a slug; [1, 2]: a (score, key)
             continue
-        _problem(response, 422, "invalid_cursor")
+        problem(response, 422, "invalid_cursor")
 
 
 @pytest.mark.parametrize(
@@ -595,4 +577,4 @@ async def test_cursors_out_of_range_are_422(world: World, path: str, values: lis
     await world.topic("lab")
     params = {"cursor": encode_cursor(values)} | ({"q": "x"} if path == "/search" else {})
     response = await world.client.get(path, params=params, headers=us.headers)
-    _problem(response, 422, "invalid_cursor")
+    problem(response, 422, "invalid_cursor")

@@ -4,33 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from tests.discussion_support import (
     all_pages,
     create_thread,
     create_topic,
     jp_member,
     moderator,
+    ok,
+    problem,
     reply,
     us_member,
 )
 from tests.helpers import World
 
 
-async def _ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json() if response.content else None
-
-
-def _problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["code"] == code, response.json()
-
-
 async def _audit(world: World, action: str) -> list[dict[str, Any]]:
     admin = await world.admin()
-    page = await _ok(
+    page = ok(
         await world.client.get("/audit/events", params={"action": action}, headers=admin.headers)
     )
     return list(page["items"])
@@ -46,7 +36,7 @@ async def test_flag_queue_hide_and_audit(world: World) -> None:
     bad = await reply(world, author, thread["id"], "dangerous protocol details")
     c = world.client
 
-    flag = await _ok(
+    flag = ok(
         await c.post(
             f"/posts/{bad['id']}/flags",
             json={"reason": "operational uplift"},
@@ -55,33 +45,33 @@ async def test_flag_queue_hide_and_audit(world: World) -> None:
         201,
     )
     assert flag["status"] == "open" and flag["topic"] == "lab"
-    _problem(
+    problem(
         await c.post(
             f"/posts/{bad['id']}/flags", json={"reason": "again"}, headers=flagger.headers
         ),
         409,
         "already_flagged",
     )
-    _problem(
+    problem(
         await c.post(f"/posts/{bad['id']}/flags", json={"reason": "mine"}, headers=author.headers),
         403,
         "own_post",
     )
-    await _ok(
+    ok(
         await c.post(
             f"/posts/{bad['id']}/flags", json={"reason": "me too"}, headers=second.headers
         ),
         201,
     )
     # Members do not see the queue; moderators do, with what they need to judge.
-    _problem(await c.get("/mod/flags", headers=flagger.headers), 403, "forbidden")
-    queue = await _ok(await c.get("/mod/flags", headers=mod.headers))
+    problem(await c.get("/mod/flags", headers=flagger.headers), 403, "forbidden")
+    queue = ok(await c.get("/mod/flags", headers=mod.headers))
     assert [f["reason"] for f in queue["items"]] == ["operational uplift", "me too"]
     assert queue["items"][0]["post_excerpt"] == "dangerous protocol details"
     paged = await all_pages(c, "/mod/flags", mod.headers, limit=1)
     assert [f["id"] for f in paged] == [f["id"] for f in queue["items"]]
 
-    hidden = await _ok(
+    hidden = ok(
         await c.post(
             f"/mod/posts/{bad['id']}/hide",
             json={"reason": "DURC: step-by-step"},
@@ -89,31 +79,29 @@ async def test_flag_queue_hide_and_audit(world: World) -> None:
         )
     )
     assert hidden["hidden"] is True and hidden["body"] == "dangerous protocol details"
-    _problem(
+    problem(
         await c.post(f"/mod/posts/{bad['id']}/hide", json={"reason": "x"}, headers=mod.headers),
         409,
         "already_hidden",
     )
     # Others see that something was hidden, not what; the author sees text and reason.
-    others = await _ok(await c.get(f"/posts/{bad['id']}", headers=flagger.headers))
+    others = ok(await c.get(f"/posts/{bad['id']}", headers=flagger.headers))
     assert others["body"] is None and others["hidden"] and others["hidden_reason"] is None
-    own = await _ok(await c.get(f"/posts/{bad['id']}", headers=author.headers))
+    own = ok(await c.get(f"/posts/{bad['id']}", headers=author.headers))
     assert own["body"] == "dangerous protocol details"
     assert own["hidden_reason"] == "DURC: step-by-step"
-    _problem(
+    problem(
         await c.patch(f"/posts/{bad['id']}", json={"body": "laundered"}, headers=author.headers),
         409,
         "post_hidden",
     )
-    hits = await _ok(await c.get("/search", params={"q": "protocol"}, headers=flagger.headers))
+    hits = ok(await c.get("/search", params={"q": "protocol"}, headers=flagger.headers))
     assert hits["items"] == []
-    mod_hits = await _ok(await c.get("/search", params={"q": "protocol"}, headers=mod.headers))
+    mod_hits = ok(await c.get("/search", params={"q": "protocol"}, headers=mod.headers))
     assert [h["post_id"] for h in mod_hits["items"]] == [bad["id"]]
     # Hiding resolved the open flags.
-    assert (await _ok(await c.get("/mod/flags", headers=mod.headers)))["items"] == []
-    actioned = await _ok(
-        await c.get("/mod/flags", params={"status": "actioned"}, headers=mod.headers)
-    )
+    assert (ok(await c.get("/mod/flags", headers=mod.headers)))["items"] == []
+    actioned = ok(await c.get("/mod/flags", params={"status": "actioned"}, headers=mod.headers))
     assert {f["status"] for f in actioned["items"]} == {"actioned"}
     assert len(actioned["items"]) == 2
 
@@ -123,7 +111,7 @@ async def test_flag_queue_hide_and_audit(world: World) -> None:
     assert events[0]["target_id"] == bad["id"]
     assert events[0]["details"]["flags_resolved"] == 2
 
-    shown = await _ok(
+    shown = ok(
         await c.post(
             f"/mod/posts/{bad['id']}/unhide",
             json={"reason": "reviewed: benign"},
@@ -140,7 +128,7 @@ async def test_dismiss_flag(world: World) -> None:
     mod = await moderator(world)
     await world.topic("lab")
     thread = await create_thread(world, author, "lab")
-    flag = await _ok(
+    flag = ok(
         await world.client.post(
             f"/posts/{thread['first_post']['id']}/flags",
             json={"reason": "spam?"},
@@ -148,13 +136,13 @@ async def test_dismiss_flag(world: World) -> None:
         ),
         201,
     )
-    dismissed = await _ok(
+    dismissed = ok(
         await world.client.post(
             f"/mod/flags/{flag['id']}/dismiss", json={"reason": "not spam"}, headers=mod.headers
         )
     )
     assert dismissed["status"] == "dismissed" and dismissed["resolution_reason"] == "not spam"
-    _problem(
+    problem(
         await world.client.post(
             f"/mod/flags/{flag['id']}/dismiss", json={"reason": "again"}, headers=mod.headers
         ),
@@ -169,7 +157,7 @@ async def test_lock_blocks_posts_and_edits(world: World) -> None:
     mod = await moderator(world)
     await world.topic("lab")
     thread = await create_thread(world, author, "lab")
-    locked = await _ok(
+    locked = ok(
         await world.client.post(
             f"/mod/threads/{thread['id']}/lock",
             json={"reason": "cooling off"},
@@ -178,30 +166,30 @@ async def test_lock_blocks_posts_and_edits(world: World) -> None:
     )
     assert locked["locked"] is True and locked["lock_reason"] == "cooling off"
     for who in (author, mod):
-        _problem(
+        problem(
             await world.client.post(
                 f"/threads/{thread['id']}/posts", json={"body": "more"}, headers=who.headers
             ),
             409,
             "thread_locked",
         )
-    _problem(
+    problem(
         await world.client.patch(
             f"/posts/{thread['first_post']['id']}", json={"body": "edit"}, headers=author.headers
         ),
         409,
         "thread_locked",
     )
-    _problem(
+    problem(
         await world.client.post(f"/mod/threads/{thread['id']}/lock", headers=mod.headers),
         409,
         "already_locked",
     )
     # The API contract's bare `POST /mod/threads/{id}/lock` (no body) works too.
-    await _ok(await world.client.post(f"/mod/threads/{thread['id']}/unlock", headers=mod.headers))
+    ok(await world.client.post(f"/mod/threads/{thread['id']}/unlock", headers=mod.headers))
     await reply(world, author, thread["id"], "after unlock")
     relocked = await world.client.post(f"/mod/threads/{thread['id']}/lock", headers=mod.headers)
-    assert (await _ok(relocked))["lock_reason"] is None
+    assert (ok(relocked))["lock_reason"] is None
     actions = [e["reason"] for e in await _audit(world, "thread.locked")]
     assert actions == [None, "cooling off"]
     assert len(await _audit(world, "thread.unlocked")) == 1
@@ -215,15 +203,10 @@ async def test_quarantine_hides_thread_from_all_but_moderators(world: World) -> 
     await world.topic("lab")
     keep = await create_thread(world, author, "lab", "Keep", "ordinary")
     held = await create_thread(world, author, "lab", "Held", "gain-of-function quagmire")
-    await _ok(await world.client.put(f"/threads/{held['id']}/watch", headers=reader.headers), 204)
+    ok(await world.client.put(f"/threads/{held['id']}/watch", headers=reader.headers), 204)
     await reply(world, author, held["id"], "more quagmire")
     assert (
-        len(
-            (await _ok(await world.client.get("/me/notifications", headers=reader.headers)))[
-                "items"
-            ]
-        )
-        == 1
+        len((ok(await world.client.get("/me/notifications", headers=reader.headers)))["items"]) == 1
     )
 
     response = await world.client.post(
@@ -231,7 +214,7 @@ async def test_quarantine_hides_thread_from_all_but_moderators(world: World) -> 
         json={"reason": "DURC review"},
         headers=mod.headers,
     )
-    assert (await _ok(response))["quarantined"] is True
+    assert (ok(response))["quarantined"] is True
     # Gone for members: direct ids, lists, search, notifications, watches.
     for path in [
         f"/threads/{held['id']}",
@@ -239,29 +222,27 @@ async def test_quarantine_hides_thread_from_all_but_moderators(world: World) -> 
         f"/posts/{held['first_post']['id']}",
     ]:
         for who in (reader, author):
-            _problem(await world.client.get(path, headers=who.headers), 404, "not_found")
-    listed = await _ok(await world.client.get("/topics/lab/threads", headers=reader.headers))
+            problem(await world.client.get(path, headers=who.headers), 404, "not_found")
+    listed = ok(await world.client.get("/topics/lab/threads", headers=reader.headers))
     assert [t["id"] for t in listed["items"]] == [keep["id"]]
-    hits = await _ok(
-        await world.client.get("/search", params={"q": "quagmire"}, headers=reader.headers)
-    )
+    hits = ok(await world.client.get("/search", params={"q": "quagmire"}, headers=reader.headers))
     assert hits["items"] == []
-    notes = await _ok(await world.client.get("/me/notifications", headers=reader.headers))
+    notes = ok(await world.client.get("/me/notifications", headers=reader.headers))
     assert notes["items"] == []
-    assert await _ok(await world.client.get("/me/watches", headers=reader.headers)) == [
+    assert ok(await world.client.get("/me/watches", headers=reader.headers)) == [
         w
-        for w in await _ok(await world.client.get("/me/watches", headers=reader.headers))
+        for w in ok(await world.client.get("/me/watches", headers=reader.headers))
         if w["thread"] is None or w["thread"]["id"] != held["id"]
     ]
     # Moderators and admins (who reach the tier) still see it; nothing was deleted.
     for who in (mod, admin_member):
-        seen = await _ok(await world.client.get(f"/threads/{held['id']}", headers=who.headers))
+        seen = ok(await world.client.get(f"/threads/{held['id']}", headers=who.headers))
         assert seen["quarantined"] and seen["quarantine_reason"] == "DURC review"
         posts = await all_pages(world.client, f"/threads/{held['id']}/posts", who.headers)
         assert [p["body"] for p in posts] == ["gain-of-function quagmire", "more quagmire"]
-    mod_list = await _ok(await world.client.get("/topics/lab/threads", headers=mod.headers))
+    mod_list = ok(await world.client.get("/topics/lab/threads", headers=mod.headers))
     assert {t["id"] for t in mod_list["items"]} == {keep["id"], held["id"]}
-    _problem(
+    problem(
         await world.client.post(
             f"/threads/{held['id']}/posts", json={"body": "x"}, headers=mod.headers
         ),
@@ -269,25 +250,20 @@ async def test_quarantine_hides_thread_from_all_but_moderators(world: World) -> 
         "thread_quarantined",
     )
     # A quarantine needs a reason.
-    _problem(
+    problem(
         await world.client.post(f"/mod/threads/{keep['id']}/quarantine", headers=mod.headers),
         422,
         "validation_error",
     )
     # Reversible.
-    await _ok(
+    ok(
         await world.client.post(
             f"/mod/threads/{held['id']}/release", json={"reason": "cleared"}, headers=mod.headers
         )
     )
-    await _ok(await world.client.get(f"/threads/{held['id']}", headers=reader.headers))
+    ok(await world.client.get(f"/threads/{held['id']}", headers=reader.headers))
     assert (
-        len(
-            (await _ok(await world.client.get("/me/notifications", headers=reader.headers)))[
-                "items"
-            ]
-        )
-        == 1
+        len((ok(await world.client.get("/me/notifications", headers=reader.headers)))["items"]) == 1
     )
     quarantined = await _audit(world, "thread.quarantined")
     released = await _audit(world, "thread.released")
@@ -309,17 +285,17 @@ async def test_moderation_needs_role_and_reach(world: World) -> None:
         headers=(await us_member(world, "f")).headers,
     )
     for who in (jp_mod, bare_mod, admin):
-        _problem(
+        problem(
             await world.client.post(
                 f"/mod/posts/{post_id}/hide", json={"reason": "x"}, headers=who.headers
             ),
             404,
             "not_found",
         )
-        queue = await _ok(await world.client.get("/mod/flags", headers=who.headers))
+        queue = ok(await world.client.get("/mod/flags", headers=who.headers))
         assert queue["items"] == []
     # A member without the role gets 403, and the refusal is audited.
-    _problem(
+    problem(
         await world.client.post(f"/mod/threads/{thread['id']}/lock", headers=us.headers),
         403,
         "forbidden",

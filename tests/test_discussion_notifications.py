@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -14,24 +13,24 @@ from app.core.runtime import Runtime
 from app.discussion import repository
 from app.discussion.digest import run as run_digest
 from app.discussion.handles import handle_base, mentioned_handles
-from tests.discussion_support import create_thread, jp_member, moderator, reply, us_member
+from tests.discussion_support import (
+    create_thread,
+    jp_member,
+    moderator,
+    ok,
+    reply,
+    us_member,
+)
 from tests.helpers import Persona, World
 
 
-async def _ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json() if response.content else None
-
-
 async def _handle(world: World, who: Persona) -> str:
-    profile = await _ok(await world.client.get("/me/discussion-profile", headers=who.headers))
+    profile = ok(await world.client.get("/me/discussion-profile", headers=who.headers))
     return str(profile["handle"])
 
 
 async def _notes(world: World, who: Persona, **params: Any) -> list[dict[str, Any]]:
-    page = await _ok(
-        await world.client.get("/me/notifications", params=params, headers=who.headers)
-    )
+    page = ok(await world.client.get("/me/notifications", params=params, headers=who.headers))
     return list(page["items"])
 
 
@@ -51,8 +50,8 @@ async def test_watch_reply_and_mention_notifications(world: World) -> None:
     bob = await us_member(world, "bob")
     carol = await us_member(world, "carol")
     await world.topic("lab")
-    await _ok(await world.client.put("/topics/lab/watch", headers=bob.headers), 204)
-    await _ok(await world.client.put("/topics/lab/watch", headers=bob.headers), 204)  # idempotent
+    ok(await world.client.put("/topics/lab/watch", headers=bob.headers), 204)
+    ok(await world.client.put("/topics/lab/watch", headers=bob.headers), 204)  # idempotent
 
     thread = await create_thread(world, alice, "lab", "New idea", "Opening")
     notes = await _notes(world, bob)
@@ -78,9 +77,9 @@ async def test_watch_reply_and_mention_notifications(world: World) -> None:
         json={"body": f"A reply, cc @{carol_handle} @{bob_handle}"},
         headers=bob.headers,
     )
-    await _ok(edited)
+    ok(edited)
     assert [n["kind"] for n in await _notes(world, carol)] == ["mention", "mention"]
-    await _ok(
+    ok(
         await world.client.patch(
             f"/posts/{bob_post['id']}", json={"body": f"again @{carol_handle}"}, headers=bob.headers
         )
@@ -88,10 +87,10 @@ async def test_watch_reply_and_mention_notifications(world: World) -> None:
     assert len(await _notes(world, carol)) == 2
 
     # Unwatching stops new-thread notifications.
-    await _ok(await world.client.delete("/topics/lab/watch", headers=bob.headers), 204)
+    ok(await world.client.delete("/topics/lab/watch", headers=bob.headers), 204)
     await create_thread(world, alice, "lab", "Second")
     assert len(await _notes(world, bob)) == 2
-    watches = await _ok(await world.client.get("/me/watches", headers=alice.headers))
+    watches = ok(await world.client.get("/me/watches", headers=alice.headers))
     assert {w["thread"]["title"] for w in watches} == {"New idea", "Second"}
 
 
@@ -104,7 +103,7 @@ async def test_mark_read_and_unread_filter(world: World) -> None:
         await reply(world, bob, thread["id"], f"r{index}")
     notes = await _notes(world, alice)
     assert len(notes) == 3 and not any(n["read"] for n in notes)
-    await _ok(
+    ok(
         await world.client.post(f"/me/notifications/{notes[0]['id']}/read", headers=alice.headers),
         204,
     )
@@ -115,12 +114,12 @@ async def test_mark_read_and_unread_filter(world: World) -> None:
         f"/me/notifications/{notes[1]['id']}/read", headers=bob.headers
     )
     assert response.status_code == 404
-    await _ok(await world.client.post("/me/notifications/read-all", headers=alice.headers), 204)
+    ok(await world.client.post("/me/notifications/read-all", headers=alice.headers), 204)
     assert await _notes(world, alice, unread=True) == []
-    page = await _ok(
+    page = ok(
         await world.client.get("/me/notifications", params={"limit": 2}, headers=alice.headers)
     )
-    rest = await _ok(
+    rest = ok(
         await world.client.get(
             "/me/notifications",
             params={"limit": 2, "cursor": page["next_cursor"]},
@@ -140,8 +139,8 @@ async def test_deleted_and_hidden_posts_leave_notifications(world: World) -> Non
     first = await reply(world, bob, thread["id"], "to be deleted")
     second = await reply(world, bob, thread["id"], "to be hidden")
     assert len(await _notes(world, alice)) == 2
-    await _ok(await world.client.delete(f"/posts/{first['id']}", headers=bob.headers), 204)
-    await _ok(
+    ok(await world.client.delete(f"/posts/{first['id']}", headers=bob.headers), 204)
+    ok(
         await world.client.post(
             f"/mod/posts/{second['id']}/hide", json={"reason": "x"}, headers=mod.headers
         )
@@ -157,7 +156,7 @@ async def test_profile_handle_change(world: World) -> None:
         "/me/discussion-profile", json={"handle": bob_handle}, headers=alice.headers
     )
     assert response.status_code == 409 and response.json()["code"] == "handle_taken"
-    changed = await _ok(
+    changed = ok(
         await world.client.patch(
             "/me/discussion-profile",
             json={"handle": "Alice_Q", "email_digest": True},
@@ -186,7 +185,7 @@ async def test_email_digest_counts_only_visible_and_carries_no_content(
     await world.topic("open")
     await world.topic("closed", tier="restricted")
     jp_handle = await _handle(world, jp)
-    await _ok(
+    ok(
         await world.client.patch(
             "/me/discussion-profile", json={"email_digest": True}, headers=jp.headers
         )
@@ -207,7 +206,7 @@ async def _digest_subscriber_with_two_mentions(world: World) -> Persona:
     jp = await jp_member(world)
     await world.topic("open")
     jp_handle = await _handle(world, jp)
-    await _ok(
+    ok(
         await world.client.patch(
             "/me/discussion-profile", json={"email_digest": True}, headers=jp.headers
         )

@@ -300,16 +300,9 @@ _flagger = aliased(User, name="flagger")
 _flagger_profile = aliased(DiscussionProfile, name="flagger_profile")
 
 
-async def flag_queue(
-    session: AsyncSession,
-    scope: DiscussionScope,
-    *,
-    status: str | None,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
-) -> Rows:
-    """Oldest first (a queue), limited to posts the moderator may open."""
-    query = _with_post_author(
+def _flags_in_context(*columns: Any) -> AnySelect:
+    """A flag with its flagger, joined to its post, thread and topic, plus `columns`."""
+    return (
         select(
             PostFlag.id.label("flag_id"),
             PostFlag.post_id,
@@ -322,7 +315,7 @@ async def flag_queue(
             PostFlag.flagger_id,
             *_author(_flagger, _flagger_profile, "flagger"),
             Topic.slug.label("topic_slug"),
-            *POST_COLUMNS,
+            *columns,
         )
         .select_from(PostFlag)
         .join(Post, Post.id == PostFlag.post_id)
@@ -330,7 +323,19 @@ async def flag_queue(
         .join(Topic, Topic.id == Thread.topic_id)
         .join(_flagger, _flagger.id == PostFlag.flagger_id)
         .outerjoin(_flagger_profile, _flagger_profile.user_id == PostFlag.flagger_id)
-    ).where(*open_content(scope))
+    )
+
+
+async def flag_queue(
+    session: AsyncSession,
+    scope: DiscussionScope,
+    *,
+    status: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Rows:
+    """Oldest first (a queue), limited to posts the moderator may open."""
+    query = _with_post_author(_flags_in_context(*POST_COLUMNS)).where(*open_content(scope))
     if status is not None:
         query = query.where(PostFlag.status == status)
     if after is not None:
@@ -361,29 +366,7 @@ async def flag_in_context(
 
 
 async def flag_row(session: AsyncSession, flag_id: uuid.UUID) -> AnyRow | None:
-    query = (
-        select(
-            PostFlag.id.label("flag_id"),
-            PostFlag.post_id,
-            PostFlag.reason,
-            PostFlag.status,
-            PostFlag.created_at.label("flagged_at"),
-            PostFlag.resolved_at,
-            PostFlag.resolved_by,
-            PostFlag.resolution_reason,
-            PostFlag.flagger_id,
-            *_author(_flagger, _flagger_profile, "flagger"),
-            Post.thread_id,
-            Topic.slug.label("topic_slug"),
-        )
-        .select_from(PostFlag)
-        .join(Post, Post.id == PostFlag.post_id)
-        .join(Thread, Thread.id == Post.thread_id)
-        .join(Topic, Topic.id == Thread.topic_id)
-        .join(_flagger, _flagger.id == PostFlag.flagger_id)
-        .outerjoin(_flagger_profile, _flagger_profile.user_id == PostFlag.flagger_id)
-        .where(PostFlag.id == flag_id)
-    )
+    query = _flags_in_context(Post.thread_id).where(PostFlag.id == flag_id)
     return (await session.execute(query)).first()
 
 

@@ -46,7 +46,7 @@ from app.discussion.schemas import (
     TopicUpdate,
     WatchRead,
 )
-from app.models import Post
+from app.models import Post, PostFlag
 from app.policy import Actor, DiscussionScope
 
 router = domain_router(tags=["discussion"])
@@ -358,6 +358,10 @@ async def _post_response(session: DbSession, post: Post, scope: DiscussionScope)
     return views.post_read(row, scope)
 
 
+async def _flag_response(session: DbSession, flag: PostFlag) -> FlagRead:
+    return views.flag_read(_present(await repository.flag_row(session, flag.id)))
+
+
 @router.get("/posts/{post_id}", responses=READ)
 async def get_post(post_id: uuid.UUID, caller: Member, session: DbSession) -> PostRead:
     post, _thread, _topic = await service.access_post(session, caller.scope, post_id)
@@ -435,8 +439,7 @@ async def flag_post(
     flag = await service.flag_post(
         session, actor=caller.actor, scope=caller.scope, post_id=post_id, reason=body.reason
     )
-    row = _present(await repository.flag_row(session, flag.id))
-    return views.flag_read(row)
+    return await _flag_response(session, flag)
 
 
 # --- Moderation ---------------------------------------------------------------------------
@@ -475,8 +478,7 @@ async def dismiss_flag(
     flag = await service.dismiss_flag(
         session, actor=caller.actor, scope=caller.scope, flag_id=flag_id, reason=body.reason
     )
-    row = _present(await repository.flag_row(session, flag.id))
-    return views.flag_read(row)
+    return await _flag_response(session, flag)
 
 
 @router.post("/mod/posts/{post_id}/hide", responses=MOD)
