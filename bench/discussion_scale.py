@@ -16,9 +16,12 @@ class counts toward the target:
 - pair: two words of ~2-3% document frequency each, both required;
 - frequent: one word in ~3% of posts;
 - common: one word in ~15% of posts.
-Relevance ranking is bounded to the newest 250 matches (`repository.SEARCH_CANDIDATES`), which
-keeps rare and very common words flat; in between, PostgreSQL's GIN index still has to visit
-every match once (it has no ranked top-k), so that cost grows with the number of matches.
+Relevance ranking is bounded to the newest 250 matches (`repository.SEARCH_CANDIDATES`). They
+are found by walking the bucketed GIN index newest bucket first (8,192 posts per bucket, see
+`app.discussion.search`), so the work depends on how densely a query matches, not on how many
+posts there are: a frequent word stops in the first bucket, two mid-frequency words after a few
+dozen, a rare word after the whole 128-bucket window (the newest 1,048,576 posts; older posts
+are searched with one probe of the plain index).
 """
 
 from __future__ import annotations

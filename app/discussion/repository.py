@@ -12,14 +12,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, exists, or_, select, text, true, update
+from sqlalchemy import Row, Select, and_, exists, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
-from app.discussion.search import PreparedSearch
+from app.discussion.schemas import EXCERPT_CHARS
+from app.discussion.search import SearchPlan
 from app.models import (
     DiscussionProfile,
     Notification,
@@ -51,14 +52,19 @@ async def insert_ignoring_duplicates(
     await session.execute(statement)
 
 
-def tier_values(tiers: Sequence[Tier]) -> list[str]:
-    return [tier.value for tier in tiers]
+def tier_in(tiers: Sequence[Tier]) -> ColumnElement[bool]:
+    """`topics.tier` is one of `tiers`, as plain comparisons: an IN list would be an
+    "expanding" parameter, which SQLAlchemy splices into the SQL text on every execution at a
+    cost that grows with the statement (search statements are long)."""
+    if not tiers:
+        return false()
+    return or_(*(Topic.tier == tier.value for tier in tiers))
 
 
 def open_content(scope: DiscussionScope) -> list[ColumnElement[bool]]:
     """SQL for `policy.can_open_thread`: the topic's tier is open to this session, and the
     thread is not quarantined unless the caller moderates. Needs Topic and Thread joined."""
-    clauses: list[ColumnElement[bool]] = [Topic.tier.in_(tier_values(scope.open_tiers))]
+    clauses: list[ColumnElement[bool]] = [tier_in(scope.open_tiers)]
     if not scope.moderates:
         clauses.append(Thread.quarantined_at.is_(None))
     return clauses
@@ -99,7 +105,7 @@ async def list_topics(
     """`tiers=None` lists every topic (admin view)."""
     query = select(Topic).order_by(Topic.slug).limit(limit)
     if tiers is not None:
-        query = query.where(Topic.tier.in_(tier_values(tiers)))
+        query = query.where(tier_in(tiers))
     if not include_archived:
         query = query.where(Topic.archived_at.is_(None))
     if after_slug is not None:
@@ -390,17 +396,30 @@ async def resolve_open_flags(
 
 
 # Relevance ranking considers at most this many matches: the newest the caller may see.
-# Finding them costs about the same whether a word is in 40 posts or in 140,000
-# (newest-first index scan for frequent words, GIN bitmap for rare ones), where ranking every
-# match would grow with the corpus. A query matching more is ranked within its most recent
-# matches; `sort=recent` pages through every match, newest first.
+# Finding them costs about the same whether a word is in 40 posts or in 140,000 (see
+# `app.discussion.search`), where ranking every match would grow with the corpus. A query
+# matching more is ranked within its most recent matches; `sort=recent` pages through every
+# match, newest first.
 SEARCH_CANDIDATES = 250
+
+# What a hit shows, and no more: a page has up to 50, and a body can be 64 KiB.
+SEARCH_HIT_COLUMNS = (
+    Post.id,
+    Post.key,
+    Post.thread_id,
+    Post.seq,
+    Post.author_id,
+    func.substr(Post.body, 1, EXCERPT_CHARS + 1).label("body"),
+    Post.created_at,
+    Post.hidden_at.is_not(None).label("hidden"),
+    *_author(_post_author, _post_profile),
+)
 
 
 async def search_posts(
     session: AsyncSession,
     scope: DiscussionScope,
-    prepared: PreparedSearch,
+    plan: SearchPlan,
     *,
     topic_id: uuid.UUID | None,
     after: tuple[float, int] | None,
@@ -410,38 +429,39 @@ async def search_posts(
     """Ranked hits the caller may open right now; deleted posts are never found, hidden ones
     only by moderators. Order: score, then newest; the cursor is `(score, key)`.
 
-    Three steps, each nested so the database cannot reorder them: choose the candidates
-    (match and visibility on the post row itself: its topic's tier, removal, quarantine),
-    score and page them, and only then join threads, topics and authors for one page.
+    Three steps, each nested so the database cannot reorder them: find the candidates (match
+    and visibility on the post row itself: its topic's tier, removal, quarantine), score and
+    page them, and only then join threads, topics and authors for one page.
     """
-    candidates = SEARCH_CANDIDATES
-    open_topics = select(Topic.id).where(Topic.tier.in_(tier_values(scope.open_tiers)))
-    inner = select(Post.key.label("key"), prepared.carry.label("carried")).select_from(Post)
-    inner = prepared.restrict(inner).where(
-        Post.topic_id.in_(open_topics), Post.deleted_at.is_(None)
-    )
+    # Built once: every query that finds candidates takes the same conditions.
+    conditions: list[ColumnElement[bool]] = [
+        Post.topic_id.in_(select(Topic.id).where(tier_in(scope.open_tiers))),
+        Post.deleted_at.is_(None),
+    ]
     if not scope.moderates:
         quarantined = exists().where(
             Thread.id == Post.thread_id, Thread.quarantined_at.is_not(None)
         )
-        inner = inner.where(Post.hidden_at.is_(None), ~quarantined)
+        conditions += [Post.hidden_at.is_(None), ~quarantined]
     if topic_id is not None:
-        inner = inner.where(Post.topic_id == topic_id)
+        conditions.append(Post.topic_id == topic_id)
+    if recent and after is not None:
+        conditions.append(Post.key < after[1])
+
+    def visible(query: AnySelect) -> AnySelect:
+        return query.where(*conditions)
+
     if recent:
         # Newest first over every match; the cursor's key alone positions the page.
-        if after is not None:
-            inner = inner.where(Post.key < after[1])
-        window = inner.order_by(Post.key.desc()).limit(limit).subquery("window")
-        page = select(window.c.key, prepared.score(window.c.carried).label("score")).subquery(
-            "page"
-        )
+        window = plan.candidates(visible, limit)
+        page = select(window.c.key, plan.score(window.c.carried).label("score")).subquery("page")
         order: tuple[UnaryExpression[Any], ...] = (page.c.key.desc(),)
     else:
-        window = inner.order_by(Post.key.desc()).limit(candidates).subquery("window")
+        window = plan.candidates(visible, SEARCH_CANDIDATES)
         # LIMIT keeps PostgreSQL from merging this level into the next (and scoring twice).
         scored = (
-            select(window.c.key, prepared.score(window.c.carried).label("score"))
-            .limit(candidates)
+            select(window.c.key, plan.score(window.c.carried).label("score"))
+            .limit(SEARCH_CANDIDATES)
             .subquery("scored")
         )
         ranked = select(scored.c.key, scored.c.score)
@@ -461,7 +481,7 @@ async def search_posts(
         order = (page.c.score.desc(), page.c.key.desc())
     query = _with_post_author(
         select(
-            *POST_COLUMNS,
+            *SEARCH_HIT_COLUMNS,
             Thread.title.label("thread_title"),
             Topic.slug.label("topic_slug"),
             Topic.title.label("topic_title"),
@@ -471,10 +491,8 @@ async def search_posts(
         .select_from(page)
         .join(Post, Post.key == page.c.key)
         .join(Thread, Thread.id == Post.thread_id)
-        .join(Topic, Topic.id == Thread.topic_id)
+        .join(Topic, Topic.id == Post.topic_id)
     ).order_by(*order)
-    if prepared.setup is not None:
-        await session.execute(text(prepared.setup))
     return (await session.execute(query)).all()
 
 
@@ -567,7 +585,7 @@ async def topic_watches(session: AsyncSession, scope: DiscussionScope) -> Rows:
             .join(Topic, Topic.id == TopicWatch.topic_id)
             .where(
                 TopicWatch.user_id == scope.user_id,
-                Topic.tier.in_(tier_values(scope.visible_tiers)),
+                tier_in(scope.visible_tiers),
             )
             .order_by(Topic.slug)
         )

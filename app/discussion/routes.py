@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Path, Query, status
+from fastapi import Depends, Path, Query, Response, status
 from sqlalchemy import Row
 
 from app import policy
@@ -571,7 +571,7 @@ _moderation_route("release", "Release a quarantined thread", reason_required=Tru
 # --- Search -------------------------------------------------------------------------------
 
 
-@router.get("/search", responses=READ)
+@router.get("/search", responses=READ, response_model=Page[SearchHit])
 async def search_posts(
     q: Annotated[str, Query(min_length=1, max_length=300), SingleLine(300)],
     caller: Member,
@@ -579,7 +579,7 @@ async def search_posts(
     page: PageArgs,
     topic: SlugQuery = None,
     sort: Literal["relevance", "recent"] = "relevance",
-) -> Page[SearchHit]:
+) -> Response:
     """Posts (and thread titles, through their first post) the caller may open right now.
     `q` takes words, "quoted phrases", `or` and `-excluded` words.
 
@@ -595,21 +595,27 @@ async def search_posts(
         topic_id = (await service.access_topic(session, caller.scope, topic, content=True)).id
     parsed = search.parse(q)
     if parsed.empty or not caller.scope.open_tiers:
-        return Page(items=[], next_cursor=None)
+        return views.search_page([], None)
+    recent = sort == "recent"
     backend = search.backend_for(session.get_bind().dialect.name)
+    plan = await backend.prepare(
+        session, parsed, q, before_key=after[1] if recent and after is not None else None
+    )
+    if plan is None:
+        return views.search_page([], None)
     rows = await repository.search_posts(
         session,
         caller.scope,
-        backend.prepare(parsed, q),
+        plan,
         topic_id=topic_id,
         after=after,
         limit=limit + 1,
-        recent=sort == "recent",
+        recent=recent,
     )
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor([rows[-1].score, rows[-1].key]) if more else None
-    return Page(items=[views.search_hit(r) for r in rows], next_cursor=next_cursor)
+    return views.search_page(rows, next_cursor)
 
 
 # --- Notifications, watches, profile ------------------------------------------------------

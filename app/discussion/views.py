@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from fastapi import Response
+from pydantic_core import to_json
 
 from app import policy
 from app.discussion.schemas import (
@@ -11,7 +15,6 @@ from app.discussion.schemas import (
     ModFlagRead,
     NotificationRead,
     PostRead,
-    SearchHit,
     ThreadBrief,
     ThreadRead,
     TopicAdminRead,
@@ -121,17 +124,37 @@ def mod_flag_read(row: Any) -> ModFlagRead:
     )
 
 
-def search_hit(row: Any) -> SearchHit:
-    return SearchHit(
-        post_id=row.id,
-        seq=row.seq,
-        author=author(row.author_id, row.author_name, row.author_handle),
-        created_at=row.created_at,
-        excerpt=excerpt(row.body),
-        hidden=row.hidden_at is not None,
-        thread=ThreadBrief(id=row.thread_id, title=row.thread_title),
-        topic=topic_brief(row.topic_slug, row.topic_title, row.topic_tier),
-        score=row.score,
+def search_page(rows: Sequence[Any], next_cursor: str | None) -> Response:
+    """A `Page[SearchHit]` as JSON, written directly from the rows: a page holds up to 50 hits,
+    and building and then serialising four models per hit cost more than the query that found
+    them. The shape is the model's: the route declares it, and a test validates responses
+    against it."""
+    items = [
+        {
+            # Ids as text: asyncpg's UUID type takes to_json's slow path (15 us a hit).
+            "post_id": str(values["id"]),
+            "seq": values["seq"],
+            "author": {
+                "id": str(values["author_id"]),
+                "display_name": values["author_name"],
+                "handle": values["author_handle"],
+            },
+            "created_at": values["created_at"],
+            "excerpt": excerpt(values["body"]),
+            "hidden": values["hidden"],
+            "thread": {"id": str(values["thread_id"]), "title": values["thread_title"]},
+            "topic": {
+                "slug": values["topic_slug"],
+                "title": values["topic_title"],
+                "tier": values["topic_tier"],
+            },
+            "score": values["score"],
+        }
+        # A Row's mapping reads several times faster than its attributes.
+        for values in (row._mapping for row in rows)
+    ]
+    return Response(
+        to_json({"items": items, "next_cursor": next_cursor}), media_type="application/json"
     )
 
 

@@ -2,8 +2,9 @@
 
 Full-text search objects are not declared here because they differ per database and the
 ORM never selects them: PostgreSQL has a generated `posts.search_vector` tsvector column with
-a GIN index, SQLite an external-content FTS5 table `post_search` kept current by triggers.
-The discussion migration creates them; `include_schema_name` / `include_schema_object` keep
+a GIN index and a second, bucketed GIN index (`search_bucketed(search_vector, key)`, see
+`app.discussion.search`), SQLite an external-content FTS5 table `post_search` kept current by
+triggers. The migrations create them; `include_schema_name` / `include_schema_object` keep
 them out of the models-versus-migrations drift comparison.
 """
 
@@ -31,6 +32,7 @@ from app.models.base import Base, new_id
 SEARCH_TABLE = "post_search"
 SEARCH_COLUMN = "search_vector"
 SEARCH_INDEX = "ix_posts_search_vector"
+SEARCH_BUCKET_INDEX = "ix_posts_search_buckets"
 
 # An integer key that SQLite aliases to the rowid (only an INTEGER PRIMARY KEY does), so the
 # FTS5 index can point at posts by a stable rowid; BIGINT elsewhere.
@@ -222,4 +224,4 @@ def include_schema_object(
         return False
     if type_ == "column" and name == SEARCH_COLUMN and reflected:
         return False
-    return not (type_ == "index" and name == SEARCH_INDEX)
+    return not (type_ == "index" and name in (SEARCH_INDEX, SEARCH_BUCKET_INDEX))
